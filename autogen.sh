@@ -1,0 +1,8 @@
+#!/bin/sh
+# Generate ./configure and Makefile.in from configure.ac and Makefile.am.
+set -e
+cd "$(dirname "$0")"
+mkdir -p m4 build-aux
+autoreconf --install --force --warnings=all
+# The TAP test driver ships with automake but is not copied by autoreconf.
+cp -f "$(automake --print-libdir)/tap-driver.sh" build-aux/tap-driver.sh

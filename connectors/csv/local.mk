@@ -1,0 +1,1 @@
+# connectors/csv/local.mk

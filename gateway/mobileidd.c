@@ -1,0 +1,4 @@
+/* mobileidd -- the gateway daemon (being written). */
+#include "config.h"
+#include <stdio.h>
+int main(void) { puts(PACKAGE_STRING); return 0; }
