@@ -1,1 +1,26 @@
-# tests/local.mk
+# tests/: broken modules for the plugin host tests, shell integration tests,
+# the summary runner. Unit tests live next to the code they test.
+check_LTLIBRARIES = tests/modules/bk_badabi.la tests/modules/bk_newminor.la \
+	tests/modules/bk_small.la tests/modules/bk_nosym.la tests/modules/bk_caps.la \
+	tests/modules/bk_failopen.la
+BK_FLAGS = -avoid-version -no-undefined -shared -rpath /nowhere \
+	-export-symbols-regex '^mid_connector$$' $(SAN_LDFLAGS)
+tests_modules_bk_badabi_la_SOURCES = tests/modules/broken.c
+tests_modules_bk_badabi_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_BADABI -DBROKEN_NAME='"badabi"'
+tests_modules_bk_badabi_la_LDFLAGS = -module $(BK_FLAGS)
+tests_modules_bk_newminor_la_SOURCES = tests/modules/broken.c
+tests_modules_bk_newminor_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_NEWMINOR -DBROKEN_NAME='"newminor"'
+tests_modules_bk_newminor_la_LDFLAGS = -module $(BK_FLAGS)
+tests_modules_bk_small_la_SOURCES = tests/modules/broken.c
+tests_modules_bk_small_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_SMALL -DBROKEN_NAME='"small"'
+tests_modules_bk_small_la_LDFLAGS = -module $(BK_FLAGS)
+tests_modules_bk_nosym_la_SOURCES = tests/modules/broken.c
+tests_modules_bk_nosym_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_NOSYM -DBROKEN_NAME='"nosym"'
+tests_modules_bk_nosym_la_LDFLAGS = -module -avoid-version -no-undefined -shared -rpath /nowhere \
+	-export-symbols-regex '^not_the_descriptor$$' $(SAN_LDFLAGS)
+tests_modules_bk_caps_la_SOURCES = tests/modules/broken.c
+tests_modules_bk_caps_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_CAPS -DBROKEN_NAME='"caps"'
+tests_modules_bk_caps_la_LDFLAGS = -module $(BK_FLAGS)
+tests_modules_bk_failopen_la_SOURCES = tests/modules/broken.c
+tests_modules_bk_failopen_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_FAILOPEN -DBROKEN_NAME='"failopen"'
+tests_modules_bk_failopen_la_LDFLAGS = -module $(BK_FLAGS)
