@@ -1,0 +1,1 @@
+# gateway/api.mk: the HTTP API (owned by the API engineer)

@@ -1,0 +1,1 @@
+# gateway/issue.mk: issuance (owned by the issuance engineer)

@@ -1,0 +1,1 @@
+# gateway/sync.mk: sync engine (owned by the sync engineer)
