@@ -241,6 +241,19 @@ int mid_config_validate_named(const char *schema_name, const json_t *value,
 	return rc;
 }
 
+/* 1 if a problem was already listed for exactly `path`. */
+static int cf_reported(const cf_ctx_t *c, const char *path)
+{
+	size_t nl = strlen(c->name), pl = strlen(path);
+	for (size_t i = 0; i < c->list.n; i++) {
+		const char *l = c->list.lines[i];
+		if (strncmp(l, c->name, nl) == 0 && strncmp(l + nl, ": ", 2) == 0 &&
+		    strncmp(l + nl + 2, path, pl) == 0 && strncmp(l + nl + 2 + pl, ": ", 2) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- semantic checks ------------------------------------------------------------- */
 
 /* Parse "manual" or "every N<s|m|h|d>" into seconds (0 = manual); -1 if bad. */
@@ -398,12 +411,11 @@ static void cf_check_binding(cf_ctx_t *c, const json_t *b, size_t i,
 		cf_add(c, path, "needs \"connector\" (a module such as \"csv\") or \"plugin\" (a profile such as \"scim2\")");
 
 	const json_t *sch = json_object_get(b, "schedule");
-	if (json_is_string(sch) && cf_schedule(json_string_value(sch)) < 0) {
-		p = mid_jsonschema_path_key(path, "schedule");
+	p = mid_jsonschema_path_key(path, "schedule");
+	if (p && json_is_string(sch) && cf_schedule(json_string_value(sch)) < 0 && !cf_reported(c, p))
 		cf_add(c, p, "\"%s\" is not a schedule (use \"manual\" or \"every N\" with s, m, h or d, "
 		       "between 10 seconds and 366 days, e.g. \"every 15m\")", json_string_value(sch));
-		free(p);
-	}
+	free(p);
 
 	size_t k;
 	const json_t *m;
@@ -482,7 +494,7 @@ static void cf_semantic(cf_ctx_t *c, const json_t *root)
 		cf_add(c, "http", "tls_cert is set but tls_key is not; set both or neither");
 	if (key && !cert)
 		cf_add(c, "http", "tls_key is set but tls_cert is not; set both or neither");
-	if (json_is_string(listen)) {
+	if (json_is_string(listen) && !cf_reported(c, "http.listen")) {
 		const char *colon = strrchr(json_string_value(listen), ':');
 		long port = colon ? strtol(colon + 1, NULL, 10) : 0;
 		if (colon && (port < 1 || port > 65535))
