@@ -42,7 +42,8 @@ typedef enum {
 	MID_ON_DELETE_PURGE = 1,   /* delete the person and their data */
 } mid_on_delete_t;
 
-typedef enum { MID_CRED_REUSABLE = 0, MID_CRED_SINGLE_ISSUE = 1 } mid_cred_type_t;
+#include "gateway/types.h" /* enum mid_cred_type */
+typedef enum mid_cred_type mid_cred_type_t;
 
 typedef enum {
 	MID_STARTTLS_NONE = 0,
@@ -131,7 +132,7 @@ typedef struct mid_config {
 	struct {
 		mid_config_range_t *ranges; /* owned array; may be empty */
 		size_t nranges;
-		int default_type;         /* mid_cred_type_t; default reusable */
+		int default_type;         /* enum mid_cred_type (gateway/types.h); default MID_CRED_REUSABLE */
 		int validity_days;        /* default 365 */
 		int invitation_ttl_hours; /* default 72 */
 		char *app_link;           /* link put into invitations, or NULL */
