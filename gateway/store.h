@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "mobileid/connector.h"
+#include "gateway/types.h" /* enum mid_cred_type */
 
 #define MID_ID_LEN 37          /* UUID text + NUL */
 #define MID_HASH_LEN 32        /* BLAKE2b-256 */
