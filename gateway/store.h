@@ -149,7 +149,6 @@ int mid_store_person_count(mid_store_t *st, int status, int64_t *count,
 
 /* ---- credentials ------------------------------------------------------- */
 
-#include "gateway/types.h" /* enum mid_cred_type */
 enum mid_cred_status { MID_CRED_PENDING = 1, MID_CRED_ACTIVE = 2,
                        MID_CRED_SUSPENDED = 3, MID_CRED_REVOKED = 4,
                        MID_CRED_EXPIRED = 5 };
