@@ -1266,8 +1266,8 @@ static long cv_col_index(const cv_run_t *R, const char *name)
 	return -1;
 }
 
-/* Header: validate and set up the record layout. *first_is_data is set
- * when the row already read is data (header false). */
+/* Header: validate it (or take the fixed column list) and set up the
+ * record layout. *have_row is set when a data row was read already. */
 static int cv_setup_columns(cv_run_t *R, csvr_row_t *row, int *have_row)
 {
 	const cv_conf_t *c = &R->in->c;
@@ -1340,8 +1340,6 @@ static int cv_setup_columns(cv_run_t *R, csvr_row_t *row, int *have_row)
 			return cv_bad_file(R, MID_EINVAL, "wrong header: column '%s' (which has checks) "
 			                   "is missing (the header has: %s)", c->checks[i].column, found);
 	}
-	if (!c->header)
-		*have_row = 1;
 	return MID_OK;
 }
 
