@@ -61,10 +61,13 @@ int mid_issuer_issue(mid_instance_t *in, const char *person_id,
 
 /* Issue `n` credentials, one per person id in person_ids[], in one
  * transaction with the same opts (card_number must be 0: values are
- * allocated in order). ids_out (may be NULL) gets n credential ids.
- * Either all are issued or none. */
+ * allocated in order). With device_pks (may be NULL: pending credentials)
+ * credential i is also bound to the phone key device_pks[i] and signed
+ * (bulk provisioning of managed phones; platform "managed"). ids_out (may
+ * be NULL) gets n credential ids. Either all are issued or none. */
 int mid_issuer_batch_issue(mid_instance_t *in, const char *const *person_ids,
-                           size_t n, const mid_issue_opts_t *opts,
+                           const unsigned char (*device_pks)[32], size_t n,
+                           const mid_issue_opts_t *opts,
                            char (*ids_out)[MID_ID_LEN], mid_error_t *err);
 
 /* Bind credential `credential_id` to the phone with Ed25519 public key
@@ -125,6 +128,15 @@ int mid_issuer_bundle_version(mid_instance_t *in, uint64_t *version,
 int mid_issuer_bundle(mid_instance_t *in, uint64_t since_version,
                       unsigned char **out, size_t *len, uint64_t *version,
                       int *is_delta, mid_error_t *err);
+
+/* Record a change of what reader bundles carry (for keys.c, people.c and
+ * this module): bumps the bundle version, logs the wire ids added to
+ * (`add`, nadd * 16 bytes, each listed until add_until[i] ms, 0 = for
+ * ever; add_until may be NULL) and removed from (`del`, ndel * 16 bytes)
+ * the revocation list for deltas. Call inside the caller's transaction. */
+int mid_issuer_bundle_touch(mid_instance_t *in, const unsigned char *add,
+                            const int64_t *add_until, size_t nadd,
+                            const unsigned char *del, size_t ndel, mid_error_t *err);
 
 /* Parse "YYYY-MM-DD" (end of that day UTC when end_of_day) or
  * "YYYY-MM-DDTHH:MM:SSZ" into ms since the epoch. */
