@@ -129,6 +129,15 @@ int mid_store_q(mid_store_t *st, int which, mid_db_stmt_t **out, mid_error_t *er
 	if (which < 0 || which >= MID_SQ_COUNT)
 		return mid_error_set(err, MID_EINTERNAL, 0, "bad statement id %d", which);
 	if (!st->cache[which]) {
+		/* Once per statement: the bind format must match the placeholders. */
+		const char *c;
+		size_t nq = 0;
+		for (c = mid_store_sql[which]; *c; c++)
+			nq += *c == '?';
+		if (nq != (fmt ? strlen(fmt) : 0))
+			return mid_error_set(err, MID_EINTERNAL, 0,
+			                     "statement %d has %zu parameters, %zu bound", which,
+			                     nq, fmt ? strlen(fmt) : 0);
 		rc = D->prepare(st->db, mid_store_sql[which], &st->cache[which], err);
 		if (rc != MID_OK)
 			return rc;

@@ -10,3 +10,11 @@ gateway_libmidstore_la_SOURCES = \
 gateway_libmidstore_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS)
 gateway_libmidstore_la_LIBADD = $(SQLITE_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)
 
+check_PROGRAMS += gateway/store_test gateway/secrets_test
+TESTS += gateway/store_test gateway/secrets_test
+gateway_store_test_SOURCES = gateway/store_test.c
+gateway_store_test_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
+gateway_store_test_LDADD = gateway/libmidstore.la
+gateway_secrets_test_SOURCES = gateway/secrets_test.c
+gateway_secrets_test_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+gateway_secrets_test_LDADD = gateway/libmidstore.la

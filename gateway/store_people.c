@@ -73,7 +73,7 @@ int mid_store_person_create(mid_store_t *st, mid_person_t *p, mid_error_t *err)
 	if ((rc = person_check(p, fold, sizeof fold, err)) != MID_OK)
 		return rc;
 	p->created = p->updated = mid_store_now(st);
-	rc = Q(st, MID_SQ_PERSON_INSERT, &s, err, "tttttttiittii", p->id, p->employee_id,
+	rc = Q(st, MID_SQ_PERSON_INSERT, &s, err, "ttttttttiittii", p->id, p->employee_id,
 	       p->given_name, p->family_name, p->email, fold, p->mobile,
 	       mid_person_status_name(p->status), p->valid_from, p->valid_until,
 	       p->access_groups ? p->access_groups : "[]",
@@ -95,7 +95,7 @@ int mid_store_person_update(mid_store_t *st, mid_person_t *p, mid_error_t *err)
 	if ((rc = person_check(p, fold, sizeof fold, err)) != MID_OK)
 		return rc;
 	p->updated = mid_store_now(st);
-	rc = Q(st, MID_SQ_PERSON_UPDATE, &s, err, "ttttttiittit", p->employee_id,
+	rc = Q(st, MID_SQ_PERSON_UPDATE, &s, err, "tttttttiittit", p->employee_id,
 	       p->given_name, p->family_name, p->email, fold, p->mobile,
 	       mid_person_status_name(p->status), p->valid_from, p->valid_until,
 	       p->access_groups ? p->access_groups : "[]",
@@ -403,7 +403,7 @@ int mid_store_credential_create(mid_store_t *st, mid_credential_t *c, mid_error_
 	if (rc < 0)
 		goto out;
 	c->created = c->updated = mid_store_now(st);
-	rc = Q(st, MID_SQ_CRED_INSERT, &s, err, "eetiittiieetbii", c->id, c->person_id,
+	rc = Q(st, MID_SQ_CRED_INSERT, &s, err, "eetiittiietbii", c->id, c->person_id,
 	       c->format, c->facility_code, c->card_number, mid_cred_type_name(c->type),
 	       mid_cred_status_name(c->status), c->valid_from, c->valid_until, c->device_id,
 	       c->issuer_key_id[0] ? c->issuer_key_id : "", (const void *)c->blob, c->blob_len,
