@@ -1334,12 +1334,10 @@ static int cv_setup_columns(cv_run_t *R, csvr_row_t *row, int *have_row)
 			                   "missing (the header has: %s)", c->op_col, found);
 		R->op_idx = (size_t)cv_col_index(R, c->op_col);
 	}
-	for (size_t i = 0; i < c->nchecks; i++) {
+	/* a check applies when its column is there; optional columns may be
+	 * absent (header false validated every check column at open) */
+	for (size_t i = 0; i < c->nchecks; i++)
 		R->check_idx[i] = cv_col_index(R, c->checks[i].column);
-		if (R->check_idx[i] < 0)
-			return cv_bad_file(R, MID_EINVAL, "wrong header: column '%s' (which has checks) "
-			                   "is missing (the header has: %s)", c->checks[i].column, found);
-	}
 	return MID_OK;
 }
 
@@ -1435,6 +1433,8 @@ static int cv_row(cv_run_t *R, const csvr_row_t *row)
 	if (op == MID_OP_UPSERT)
 		for (size_t i = 0; i < c->nchecks; i++) {
 			size_t k = (size_t)R->check_idx[i];
+			if (R->check_idx[i] < 0)
+				continue;
 			if (cv_check_value(&c->checks[i], row->fields[k], row->lens[k], R->why,
 			                   sizeof R->why) < 0)
 				return cv_reject(R, row, R->hdr[k], R->why);

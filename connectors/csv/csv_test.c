@@ -403,6 +403,14 @@ static void t_rejects(void)
 	   "a raw line starting with = is neutralised in the reject file");
 	free(rej);
 	D->close(inst);
+
+	/* a check on an optional column that a file lacks is skipped */
+	inst = open_with("\"checks\":{\"valid_until\":{\"date\":true}}", &err);
+	mock_sink_reset(&ms);
+	drop("o.csv", "employee_id,email\nE1,a@x\n");
+	ok(pull(inst, &ms, NULL, 0, &res, &err) == MID_OK && ms.nrecords == 1,
+	   "check of an absent optional column skipped");
+	D->close(inst);
 	mock_sink_fini(&ms);
 }
 

@@ -46,3 +46,7 @@ tests_fuzz_fuzz_csv_SOURCES = tests/fuzz/fuzz_csv.c connectors/csv/csvread.c
 tests_fuzz_fuzz_csv_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_csv_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif
+
+# The generated schema header before the objects that include it (also when
+# a target is built alone, without BUILT_SOURCES).
+connectors/csv/csv_la-csv.lo connectors/csv/csv_test-csv_test.o: $(CSV_SCHEMA_H)
