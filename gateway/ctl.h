@@ -34,7 +34,8 @@ typedef struct ctl_group {
 	size_t n;
 } ctl_group_t;
 /* The groups mobileidctl.c lists, in this order (each defined in its file). */
-extern const ctl_group_t ctl_group_core;   /* ctl_config.c, ctl_admin.c */
+extern const ctl_group_t ctl_group_admin;  /* ctl_admin.c: init, secret, status */
+extern const ctl_group_t ctl_group_core;   /* ctl_config.c: config, connectors */
 extern const ctl_group_t ctl_group_sync;   /* ctl_sync.c: sync, runs, people, outbox */
 extern const ctl_group_t ctl_group_issue;  /* ctl_issue.c: credentials, invitations, readers, keys */
 

@@ -2,6 +2,7 @@
 #include <config.h>
 #include "gateway/instance.h"
 #include "gateway/jsonschema.h"
+#include "gateway/secrets.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,27 +63,48 @@ int mid_diag_add(mid_config_diag_t *diag, const char *fmt, ...)
 	return MID_OK;
 }
 
-/* Secrets: opened once gateway/secrets.h lands; until then a lookup
- * says the secret store is not available. */
+/* The secret store: the master key file bound to the store. */
 static int inst_secrets_open(mid_instance_t *in, mid_error_t *err)
 {
-	(void)in;
-	(void)err;
-	return MID_OK;
+	return mid_secrets_open(in->cfg->master_key_file, in->store, &in->secrets, err);
 }
 
 static void inst_secrets_close(mid_instance_t *in)
 {
-	(void)in;
+	mid_secrets_close(in->secrets);
+	in->secrets = NULL;
 }
 
+/* The host table's secret lookup: a malloc'd copy the module releases
+ * through the host's secret_free (which wipes it). */
 static int inst_secret_lookup(void *ctx, const char *name, char **value,
                               size_t *len, mid_error_t *err)
 {
-	(void)ctx;
+	mid_instance_t *in = ctx;
+	char *v = NULL;
+	size_t l = 0;
 	*value = NULL;
 	*len = 0;
-	return mid_error_set(err, MID_ENOTFOUND, 0, "secret \"%s\": the secret store is not open", name);
+	if (!in->secrets)
+		return mid_error_set(err, MID_ENOTFOUND, 0,
+		                     "secret \"%s\": the secret store is not open", name);
+	int rc = mid_secret_get(in->secrets, name, &v, &l, err);
+	if (rc == MID_ENOTFOUND)
+		return mid_error_set(err, rc, 0, "secret \"%s\" is not set; store it with "
+		                     "`mobileidctl secret set %s`", name, name);
+	if (rc != MID_OK)
+		return rc;
+	char *copy = malloc(l + 1);
+	if (!copy) {
+		mid_secret_free(v, l);
+		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+	}
+	memcpy(copy, v, l);
+	copy[l] = '\0';
+	mid_secret_free(v, l);
+	*value = copy;
+	*len = l;
+	return MID_OK;
 }
 
 static const char *base_name(const char *path)

@@ -7,7 +7,7 @@ gateway_libmidcore_la_SOURCES = \
 	gateway/sdnotify.c gateway/sdnotify.h \
 	gateway/daemon.c gateway/daemon.h
 gateway_libmidcore_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS)
-gateway_libmidcore_la_LIBADD = gateway/libmidconfig.la $(LTDL_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)
+gateway_libmidcore_la_LIBADD = gateway/libmidconfig.la gateway/libmidstore.la $(LTDL_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)
 
 sbin_PROGRAMS += gateway/mobileidd
 gateway_mobileidd_SOURCES = gateway/mobileidd.c
@@ -16,8 +16,8 @@ gateway_mobileidd_LDADD = gateway/libmidcore.la
 
 bin_PROGRAMS += gateway/mobileidctl
 gateway_mobileidctl_SOURCES = gateway/mobileidctl.c gateway/ctl.c gateway/ctl.h \
-	gateway/ctl_config.c gateway/ctl_sync.c gateway/ctl_issue.c
-gateway_mobileidctl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+	gateway/ctl_admin.c gateway/ctl_config.c gateway/ctl_sync.c gateway/ctl_issue.c
+gateway_mobileidctl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
 gateway_mobileidctl_LDADD = gateway/libmidcore.la
 
 check_PROGRAMS += gateway/modhost_test

@@ -24,3 +24,7 @@ tests_modules_bk_caps_la_LDFLAGS = -module $(BK_FLAGS)
 tests_modules_bk_failopen_la_SOURCES = tests/modules/broken.c
 tests_modules_bk_failopen_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_FAILOPEN -DBROKEN_NAME='"failopen"'
 tests_modules_bk_failopen_la_LDFLAGS = -module $(BK_FLAGS)
+
+# Shell integration tests of the CLI and the daemon.
+TESTS += tests/integration/cli_basics.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/cli_basics.sh
