@@ -214,7 +214,7 @@ int mid_keys_rotate(mid_instance_t *in, char new_current[MID_KEY_ID_HEX_LEN], mi
 	if ((rc = mid_store_commit(in->store, err)) != MID_OK)
 		goto out;
 	if (new_current)
-		snprintf(new_current, MID_KEY_ID_HEX_LEN, "%s", next.key_id);
+		snprintf(new_current, MID_KEY_ID_HEX_LEN, "%.16s", next.key_id);
 	goto out;
 fail:
 	mid_store_rollback(in->store, NULL);
@@ -260,7 +260,7 @@ int mid_keys_load_current(mid_instance_t *in, mid_signing_key_t **out, mid_error
 	memcpy(sk->secret, secret, crypto_sign_SECRETKEYBYTES);
 	sodium_mprotect_readonly(sk->secret);
 	memcpy(sk->public_key, k.public_key, 32);
-	snprintf(sk->key_id, sizeof sk->key_id, "%s", k.key_id);
+	snprintf(sk->key_id, sizeof sk->key_id, "%.16s", k.key_id);
 	*out = sk;
 	sk = NULL;
 	rc = MID_OK;
@@ -303,7 +303,7 @@ int mid_keys_list(mid_instance_t *in, mid_published_key_t **out, size_t *n, mid_
 	}
 	for (size_t i = 0; i < cnt; i++) {
 		mid_published_key_t *p = &res[i];
-		snprintf(p->key_id, sizeof p->key_id, "%s", list[i].key_id);
+		snprintf(p->key_id, sizeof p->key_id, "%.16s", list[i].key_id);
 		memcpy(p->public_key, list[i].public_key, 32);
 		p->state = list[i].state;
 		p->created = list[i].created;
