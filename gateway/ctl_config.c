@@ -130,10 +130,13 @@ static int ctl_connectors(ctl_t *c, int argc, char **argv)
 		printf("no connector modules found in the module path\n");
 	else
 		ctl_table_print(&s.tbl, stdout);
+	/* Refused modules make the listing fail so scripts notice them; an
+	 * empty module path is a failure too. */
+	rc = (s.bad || s.tbl.nrows == 0) ? CTL_FAIL : CTL_OK;
 	ctl_table_free(&s.tbl);
 	json_decref(s.arr);
 	mid_modhost_free(mh);
-	return s.tbl.nrows == 0 && s.bad == 0 ? CTL_FAIL : (s.bad ? CTL_FAIL : CTL_OK);
+	return rc;
 }
 
 static const ctl_cmd_t core_cmds[] = {
