@@ -42,8 +42,10 @@ typedef struct mid_db_driver {
 	 * caller (mid_db_driver.finalize). */
 	int (*prepare)(mid_db_t *db, const char *sql, mid_db_stmt_t **out,
 	               mid_error_t *err);
-	/* Bind parameter idx (1-based). Values are copied. bind_text with
-	 * NULL binds SQL NULL. */
+	/* Bind parameter idx (1-based). Text and blob values are borrowed: they
+	 * must stay valid until the statement is reset or finalized (the store
+	 * binds, steps and resets within one function). bind_text/bind_blob
+	 * with NULL bind SQL NULL. */
 	int (*bind_text)(mid_db_stmt_t *s, int idx, const char *v, mid_error_t *err);
 	int (*bind_int64)(mid_db_stmt_t *s, int idx, int64_t v, mid_error_t *err);
 	int (*bind_blob)(mid_db_stmt_t *s, int idx, const void *p, size_t n,

@@ -98,6 +98,10 @@ static int sq_open(const char *target, unsigned flags, int busy_timeout_ms,
 	sqlite3_stmt *s = NULL;
 
 	*out = NULL;
+	/* Process-wide and only possible before SQLite initializes: skip
+	 * the allocator's statistics (a mutex per malloc). Harmless if it is
+	 * too late. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	db = calloc(1, sizeof *db);
 	if (!db || !(db->path = strdup(target))) {
 		ret = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
@@ -140,7 +144,7 @@ static int sq_open(const char *target, unsigned flags, int busy_timeout_ms,
 		sqlite3_finalize(s);
 		s = NULL;
 	}
-	if ((ret = sq_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
+	if ((ret = sq_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;",
 	                   err)) != MID_OK)
 		goto error;
 	*out = db;
@@ -181,7 +185,7 @@ static int sq_bind_text(mid_db_stmt_t *s, int idx, const char *v, mid_error_t *e
 {
 	if (!v)
 		return sq_bind_rc(s, sqlite3_bind_null(s->h, idx), err);
-	return sq_bind_rc(s, sqlite3_bind_text(s->h, idx, v, -1, SQLITE_TRANSIENT), err);
+	return sq_bind_rc(s, sqlite3_bind_text(s->h, idx, v, -1, SQLITE_STATIC), err);
 }
 
 static int sq_bind_int64(mid_db_stmt_t *s, int idx, int64_t v, mid_error_t *err)
@@ -194,7 +198,7 @@ static int sq_bind_blob(mid_db_stmt_t *s, int idx, const void *p, size_t n,
 {
 	if (!p)
 		return sq_bind_rc(s, sqlite3_bind_null(s->h, idx), err);
-	return sq_bind_rc(s, sqlite3_bind_blob64(s->h, idx, p, n, SQLITE_TRANSIENT), err);
+	return sq_bind_rc(s, sqlite3_bind_blob64(s->h, idx, p, n, SQLITE_STATIC), err);
 }
 
 static int sq_bind_null(mid_db_stmt_t *s, int idx, mid_error_t *err)

@@ -6,11 +6,13 @@
  * engine's hot path never parses SQL.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "gateway/store_int.h"
@@ -47,6 +49,37 @@ static void ensure_sodium(void)
 	}
 }
 
+/* Random bytes for ids, drawn from a buffer refilled 4 KiB at a time: one
+ * getrandom() per UUID is a measurable share of a bulk import. The buffer
+ * is per thread and dropped in the child after fork(), so two processes
+ * never hand out the same bytes. */
+static _Thread_local unsigned char rnd_buf[4096];
+static _Thread_local size_t rnd_pos = sizeof rnd_buf;
+static _Thread_local int rnd_init; /* 1 once the fork handler is registered */
+
+static void rnd_atfork_child(void)
+{
+	rnd_pos = sizeof rnd_buf;
+}
+
+static void uuid_random(unsigned char *out, size_t n)
+{
+	if (!rnd_init) {
+		static int registered;
+		if (!__atomic_exchange_n(&registered, 1, __ATOMIC_SEQ_CST))
+			pthread_atfork(NULL, NULL, rnd_atfork_child);
+		rnd_init = 1;
+	}
+	if (rnd_pos + n > sizeof rnd_buf) {
+		ensure_sodium();
+		randombytes_buf(rnd_buf, sizeof rnd_buf);
+		rnd_pos = 0;
+	}
+	memcpy(out, rnd_buf + rnd_pos, n);
+	sodium_memzero(rnd_buf + rnd_pos, n);
+	rnd_pos += n;
+}
+
 /* UUID version 7: 48-bit milliseconds, then random bits. Time-ordered ids
  * keep B-tree inserts at the right edge of the index (fast bulk imports). */
 void mid_uuid_new(char out[MID_ID_LEN])
@@ -57,10 +90,9 @@ void mid_uuid_new(char out[MID_ID_LEN])
 	static const char hex[] = "0123456789abcdef";
 	size_t i, o = 0;
 
-	ensure_sodium();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	randombytes_buf(b + 6, 10);
+	uuid_random(b + 6, 10);
 	for (i = 0; i < 6; i++)
 		b[i] = (unsigned char)(ms >> (40 - 8 * i));
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
