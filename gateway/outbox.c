@@ -1,0 +1,411 @@
+/* gateway/outbox.c -- queue local changes per outbound binding and push
+ * them with retry (see gateway/outbox.h). */
+#include <config.h>
+#include "gateway/outbox.h"
+#include "gateway/mapper.h"
+#include "gateway/sync.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+void mid_backoff_default(mid_backoff_t *b)
+{
+	b->base_ms = 5000;
+	b->cap_ms = 3600000;
+	b->jitter = 0.5;
+	b->max_attempts = 0;
+}
+
+int64_t mid_backoff_ms(const mid_backoff_t *b, int attempts, double rnd)
+{
+	mid_backoff_t d;
+	if (!b) {
+		mid_backoff_default(&d);
+		b = &d;
+	}
+	if (attempts < 1)
+		attempts = 1;
+	double delay = (double)b->base_ms;
+	for (int i = 1; i < attempts && delay < (double)b->cap_ms; i++)
+		delay *= 2;
+	if (delay > (double)b->cap_ms)
+		delay = (double)b->cap_ms;
+	double j = b->jitter < 0 ? 0 : b->jitter > 1 ? 1 : b->jitter;
+	if (rnd < 0)
+		rnd = 0;
+	if (rnd >= 1)
+		rnd = 0.999999999;
+	delay -= delay * j * rnd;
+	return (int64_t)delay;
+}
+
+double mid_backoff_random(void)
+{
+	return (double)randombytes_uniform(1000000000u) / 1e9;
+}
+
+/* ---- enqueue ----------------------------------------------------------------- */
+
+static json_t *ob_person_json(const mid_person_t *p)
+{
+	char vf[32], vu[32];
+	json_t *o, *g, *a;
+	mid_sync_format_time(p->valid_from, vf);
+	mid_sync_format_time(p->valid_until, vu);
+	g = json_loads(p->access_groups && *p->access_groups ? p->access_groups : "[]", 0, NULL);
+	a = json_loads(p->attributes && *p->attributes ? p->attributes : "{}", 0, NULL);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", p->id,
+	              "employee_id", p->employee_id, "given_name", p->given_name,
+	              "family_name", p->family_name, "email", p->email, "mobile", p->mobile,
+	              "status", mid_person_status_name(p->status) ? mid_person_status_name(p->status)
+	                                                         : "active",
+	              "access_groups", g ? g : json_array(), "attributes", a ? a : json_object());
+	if (o && vf[0])
+		json_object_set_new(o, "valid_from", json_string(vf));
+	if (o && vu[0])
+		json_object_set_new(o, "valid_until", json_string(vu));
+	return o;
+}
+
+/* The payload for (binding, person): the canonical person, the person's
+ * live credentials and the external id of the binding's link. */
+static int ob_payload(mid_store_t *st, const mid_config_binding_t *b, const char *person_id,
+                      int op, char **out, mid_error_t *err)
+{
+	mid_person_t p;
+	mid_credential_t *cs = NULL;
+	mid_link_t *ls = NULL;
+	size_t nc = 0, nl = 0;
+	json_t *o = NULL, *creds;
+	int rc;
+
+	*out = NULL;
+	memset(&p, 0, sizeof p);
+	rc = mid_store_person_get(st, person_id, &p, err);
+	if (rc == MID_ENOTFOUND && op == MID_OP_DELETE) {
+		o = json_pack("{s:s}", "id", person_id);
+		rc = MID_OK;
+	} else if (rc) {
+		return rc;
+	} else {
+		o = ob_person_json(&p);
+		if ((rc = mid_store_credential_list(st, person_id, 0, 1000, &cs, &nc, err)))
+			goto out;
+		creds = json_array();
+		for (size_t i = 0; i < nc; i++) {
+			if (cs[i].status != MID_CRED_ACTIVE && cs[i].status != MID_CRED_PENDING)
+				continue;
+			json_array_append_new(creds, json_pack("{s:s, s:s, s:I, s:I, s:s}", "id", cs[i].id,
+			    "format", cs[i].format, "facility_code", (json_int_t)cs[i].facility_code,
+			    "card_number", (json_int_t)cs[i].card_number,
+			    "status", mid_cred_status_name(cs[i].status)));
+		}
+		json_object_set_new(o, "credentials", creds);
+	}
+	if ((rc = mid_store_link_list_person(st, person_id, &ls, &nl, err)))
+		goto out;
+	for (size_t i = 0; i < nl; i++)
+		if (strcmp(ls[i].binding, b->name) == 0)
+			json_object_set_new(o, "external_id", json_string(ls[i].external_id));
+	*out = json_dumps(o, JSON_COMPACT);
+	if (!*out)
+		rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+out:
+	json_decref(o);
+	mid_credential_list_free(cs, nc);
+	free(ls);
+	mid_person_clear(&p);
+	return rc;
+}
+
+int mid_outbox_enqueue_person_binding(mid_instance_t *in, const mid_config_binding_t *b,
+                                      const char *person_id, int op, mid_error_t *err)
+{
+	char *payload = NULL;
+	int rc;
+	if (op != MID_OP_UPSERT && op != MID_OP_DELETE)
+		return mid_error_set(err, MID_EINVAL, 0, "outbox: op %d is not upsert or delete", op);
+	if ((rc = ob_payload(in->store, b, person_id, op, &payload, err)))
+		return rc;
+	rc = mid_store_outbox_enqueue(in->store, b->name, person_id, op, payload, NULL, err);
+	free(payload);
+	return rc;
+}
+
+int mid_outbox_enqueue_person(mid_instance_t *in, const char *person_id, int op,
+                              mid_error_t *err)
+{
+	int rc;
+	if (!in || !in->store)
+		return mid_error_set(err, MID_EINVAL, 0, "outbox: the instance has no store open");
+	for (size_t i = 0; i < in->cfg->nbindings; i++) {
+		const mid_config_binding_t *b = &in->cfg->bindings[i];
+		if (!b->enabled || !(b->direction & MID_DIRECTION_OUTBOUND))
+			continue;
+		if ((rc = mid_outbox_enqueue_person_binding(in, b, person_id, op, err)))
+			return rc;
+	}
+	return MID_OK;
+}
+
+/* ---- push ---------------------------------------------------------------------- */
+
+typedef struct ob_done {
+	int64_t id;
+	int op;
+	char person_id[MID_ID_LEN];
+	char external_id[256];
+	unsigned char hash[MID_HASH_LEN];
+	char etag[128];
+	int new_link;
+} ob_done_t;
+
+/* Record successful pushes: entries done, links get the sent hash (and
+ * new links their external id). One transaction. */
+static int ob_commit(mid_store_t *st, const mid_config_binding_t *b, ob_done_t *d, size_t n,
+                     mid_error_t *err)
+{
+	int rc;
+	if (!n)
+		return MID_OK;
+	if ((rc = mid_store_begin(st, err)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = mid_store_outbox_done(st, d[i].id, err)))
+			goto fail;
+		if (d[i].op == MID_OP_DELETE) {
+			if (d[i].external_id[0] &&
+			    (rc = mid_store_link_remove(st, b->name, d[i].external_id, err)) &&
+			    rc != MID_ENOTFOUND)
+				goto fail;
+			continue;
+		}
+		if (!d[i].external_id[0])
+			continue;
+		if (d[i].new_link) {
+			mid_link_t l;
+			mid_person_t p;
+			memset(&l, 0, sizeof l);
+			memset(&p, 0, sizeof p);
+			rc = mid_store_person_get(st, d[i].person_id, &p, err);
+			mid_person_clear(&p);
+			if (rc == MID_ENOTFOUND)
+				continue;   /* purged meanwhile */
+			if (rc)
+				goto fail;
+			snprintf(l.binding, sizeof l.binding, "%s", b->name);
+			snprintf(l.external_id, sizeof l.external_id, "%s", d[i].external_id);
+			memcpy(l.person_id, d[i].person_id, MID_ID_LEN);
+			memcpy(l.sent_hash, d[i].hash, MID_HASH_LEN);
+			l.has_sent = 1;
+			snprintf(l.etag, sizeof l.etag, "%s", d[i].etag);
+			if ((rc = mid_store_link_upsert(st, &l, err)))
+				goto fail;
+		} else if ((rc = mid_store_link_set_sent(st, b->name, d[i].external_id, d[i].hash,
+		                                         d[i].etag[0] ? d[i].etag : NULL, err)) &&
+		           rc != MID_ENOTFOUND) {
+			goto fail;
+		}
+	}
+	return mid_store_commit(st, err);
+fail:
+	mid_store_rollback(st, NULL);
+	return rc;
+}
+
+/* A failed attempt: retry later or dead-letter. */
+static int ob_failed(mid_store_t *st, const mid_backoff_t *bo, const mid_outbox_entry_t *e,
+                     const mid_error_t *perr, int64_t now, mid_push_stats_t *stats,
+                     mid_error_t *err)
+{
+	int attempts = e->attempts + 1;
+	if (perr->retryable && (!bo->max_attempts || attempts < bo->max_attempts)) {
+		stats->retry++;
+		return mid_store_outbox_retry_later(st, e->id,
+		                                    now + mid_backoff_ms(bo, attempts,
+		                                                         mid_backoff_random()),
+		                                    perr->text, err);
+	}
+	stats->dead++;
+	return mid_store_outbox_dead(st, e->id, perr->text, err);
+}
+
+int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_t *conn,
+                    const mid_backoff_t *bo, int64_t max, mid_push_stats_t *stats,
+                    mid_error_t *err)
+{
+	mid_store_t *st = in->store;
+	const mid_connector_t *d = &conn->mod->desc;
+	mid_backoff_t dbo;
+	mid_push_stats_t local = { 0 };
+	mid_mapper_t *map = NULL;
+	mid_arena_t arena = { NULL };
+	ob_done_t *done = NULL;
+	size_t ndone = 0, capdone = 0;
+	int64_t count = 0, now = mid_store_now(st);
+	int rc;
+
+	if (!bo) {
+		mid_backoff_default(&dbo);
+		bo = &dbo;
+	}
+	if (!stats)
+		stats = &local;
+	if (!d->push)
+		return mid_error_set(err, MID_ENOTSUP, 0, "binding %s: connector %s cannot push (set "
+		                     "the binding's direction to inbound)", b->name, d->name);
+	if ((rc = mid_mapper_compile(conn->eff.mapping, &map, err)))
+		return rc;
+	for (;;) {
+		mid_outbox_entry_t e;
+		mid_canon_t c;
+		mid_link_t *ls = NULL;
+		size_t nl = 0;
+		json_t *pj = NULL;
+		const mid_field_t *fields = NULL;
+		size_t nf = 0;
+		mid_push_result_t pres;
+		mid_error_t perr = { 0 };
+		ob_done_t od;
+		int has_sent = 0, has_recv = 0;
+		unsigned char sent[MID_HASH_LEN], recv[MID_HASH_LEN];
+
+		if (max > 0 && count >= max)
+			break;
+		memset(&e, 0, sizeof e);
+		rc = mid_store_outbox_next_due(st, b->name, now, &e, err);
+		if (rc == MID_ENOTFOUND) {
+			rc = MID_OK;
+			break;
+		}
+		if (rc)
+			goto out;
+		count++;
+		memset(&od, 0, sizeof od);
+		od.id = e.id;
+		od.op = e.op;
+		snprintf(od.person_id, sizeof od.person_id, "%s", e.person_id);
+		pj = e.payload ? json_loads(e.payload, 0, NULL) : NULL;
+		if (!pj) {
+			mid_error_set(&perr, MID_EINVAL, 0, "the outbox payload is not JSON");
+			rc = ob_failed(st, bo, &e, &perr, now, stats, err);
+			goto next;
+		}
+		/* the binding's current link of the person, else the one at enqueue */
+		if (e.person_id[0] &&
+		    (rc = mid_store_link_list_person(st, e.person_id, &ls, &nl, err)))
+			goto next;
+		for (size_t i = 0; i < nl; i++)
+			if (strcmp(ls[i].binding, b->name) == 0) {
+				snprintf(od.external_id, sizeof od.external_id, "%s", ls[i].external_id);
+				has_sent = ls[i].has_sent;
+				has_recv = ls[i].has_recv;
+				memcpy(sent, ls[i].sent_hash, MID_HASH_LEN);
+				memcpy(recv, ls[i].recv_hash, MID_HASH_LEN);
+			}
+		if (!od.external_id[0] && json_is_string(json_object_get(pj, "external_id")))
+			snprintf(od.external_id, sizeof od.external_id, "%s",
+			         json_string_value(json_object_get(pj, "external_id")));
+		if (e.op == MID_OP_DELETE && !od.external_id[0]) {
+			/* the PACS never had this person: nothing to remove */
+			stats->skipped++;
+			rc = mid_store_outbox_done(st, e.id, err);
+			goto next;
+		}
+		mid_arena_reset(&arena);
+		if ((rc = mid_canon_from_json(pj, &arena, &c, err)))
+			goto next;
+		mid_canon_hash(&c, mid_mapper_inbound_fields(map), od.hash);
+		if (e.op == MID_OP_UPSERT && ((has_sent && !memcmp(sent, od.hash, MID_HASH_LEN)) ||
+		                              (has_recv && !memcmp(recv, od.hash, MID_HASH_LEN)))) {
+			/* echo suppression: the PACS has exactly this already */
+			stats->skipped++;
+			rc = mid_store_outbox_done(st, e.id, err);
+			goto next;
+		}
+		if ((rc = mid_mapper_outbound(map, &c, &fields, &nf, &perr))) {
+			rc = ob_failed(st, bo, &e, &perr, now, stats, err);
+			goto next;
+		}
+		{
+			mid_record_t rec = { e.op, od.external_id, e.op == MID_OP_DELETE ? NULL : fields,
+			                     e.op == MID_OP_DELETE ? 0 : nf, 0, NULL };
+			memset(&pres, 0, sizeof pres);
+			rc = d->push(conn->inst, &rec, &pres, &perr);
+		}
+		if (rc) {
+			if (!perr.code)
+				mid_error_set(&perr, rc, 0, "push failed (%d)", rc);
+			rc = ob_failed(st, bo, &e, &perr, now, stats, err);
+			goto next;
+		}
+		if (!od.external_id[0] && pres.external_id[0]) {
+			snprintf(od.external_id, sizeof od.external_id, "%s", pres.external_id);
+			od.new_link = 1;
+		}
+		snprintf(od.etag, sizeof od.etag, "%s", pres.etag);
+		if (ndone == capdone) {
+			size_t nc = capdone ? capdone * 2 : 64;
+			ob_done_t *nd = realloc(done, nc * sizeof *nd);
+			if (!nd) {
+				rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+				goto next;
+			}
+			done = nd;
+			capdone = nc;
+		}
+		done[ndone++] = od;
+		/* the entry stays pending until flush made it durable: keep it out
+		 * of next_due by scheduling it a little later for now */
+		rc = mid_store_outbox_retry_later(st, e.id, now + 1, NULL, err);
+next:
+		json_decref(pj);
+		free(ls);
+		mid_outbox_entry_clear(&e);
+		if (rc)
+			goto out;
+	}
+	if (ndone) {
+		mid_error_t ferr = { 0 };
+		if (d->flush && (rc = d->flush(conn->inst, &ferr)) != MID_OK) {
+			/* nothing of this pass is durable: every entry tries again */
+			for (size_t i = 0; i < ndone; i++) {
+				mid_outbox_entry_t e;
+				memset(&e, 0, sizeof e);
+				if (mid_store_outbox_get(st, done[i].id, &e, err) == MID_OK) {
+					rc = ob_failed(st, bo, &e, &ferr, now, stats, err);
+					mid_outbox_entry_clear(&e);
+					if (rc)
+						goto out;
+				}
+			}
+			ndone = 0;
+			rc = MID_OK;
+			goto out;
+		}
+		if ((rc = ob_commit(st, b, done, ndone, err)))
+			goto out;
+		stats->pushed += (int64_t)ndone;
+	}
+	rc = MID_OK;
+out:
+	free(done);
+	mid_arena_free(&arena);
+	mid_mapper_free(map);
+	return rc;
+}
+
+int mid_outbox_push_binding(mid_instance_t *in, const mid_config_binding_t *b,
+                            const mid_backoff_t *bo, mid_push_stats_t *stats, mid_error_t *err)
+{
+	mid_conn_t *conn = NULL;
+	int rc = mid_conn_open(in, b, &conn, err);
+	if (rc)
+		return rc;
+	rc = mid_outbox_push(in, b, conn, bo, 0, stats, err);
+	mid_conn_close(conn);
+	return rc;
+}

@@ -1,0 +1,1425 @@
+/* gateway/sync.c -- the sync engine (see gateway/sync.h and docs/sync.md).
+ *
+ * The hot path is the unchanged record: before the pull, one pass over the
+ * binding's links (mid_store_link_each) loads external id -> first 16 bytes
+ * of the received content hash into a compact open-addressing table. A
+ * record whose hash matches is only marked seen in that table; nothing is
+ * written. Changed records are applied in the open batch transaction, which
+ * commits at each connector checkpoint together with the cursor. After a
+ * completed full pull the links not marked seen are the delete candidates.
+ */
+#include <config.h>
+#include "gateway/sync.h"
+#include "gateway/mapper.h"
+#include "gateway/outbox.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SY_HASH_KEEP 16          /* bytes of the content hash kept in memory */
+#define SY_EXAMPLES 5
+#define SY_BATCH 1000
+
+static const char *const sy_kind_names[MID_SYNC_KINDS] = {
+	"create", "update", "suspend", "purge", "dispute", "reject", "conflict",
+};
+
+const char *mid_sync_kind_name(int kind)
+{
+	return kind >= 0 && kind < MID_SYNC_KINDS ? sy_kind_names[kind] : "?";
+}
+
+/* ---- the in-memory link table -------------------------------------------------- */
+
+enum { SY_E_RECV = 1, SY_E_SEEN = 2, SY_E_OLD = 4 /* existed before the run */ };
+
+typedef struct sy_ent {
+	uint32_t ext;            /* offset of the external id in the string pool */
+	uint32_t flags;
+	unsigned char rh[SY_HASH_KEEP];
+} sy_ent_t;
+
+typedef struct sy_table {
+	sy_ent_t *ents;
+	size_t n, cap;
+	uint32_t *slots;         /* entry index + 1; 0 empty */
+	size_t nslots;           /* power of two */
+	char *pool;
+	size_t plen, pcap;
+} sy_table_t;
+
+static uint64_t sy_strhash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+static void sy_table_free(sy_table_t *t)
+{
+	free(t->ents);
+	free(t->slots);
+	free(t->pool);
+	memset(t, 0, sizeof *t);
+}
+
+static sy_ent_t *sy_find(const sy_table_t *t, const char *key)
+{
+	if (!t->nslots)
+		return NULL;
+	size_t mask = t->nslots - 1, i = (size_t)sy_strhash(key) & mask;
+	for (;;) {
+		uint32_t s = t->slots[i];
+		if (!s)
+			return NULL;
+		sy_ent_t *e = &t->ents[s - 1];
+		if (strcmp(t->pool + e->ext, key) == 0)
+			return e;
+		i = (i + 1) & mask;
+	}
+}
+
+static int sy_rehash(sy_table_t *t, size_t nslots)
+{
+	uint32_t *ns = calloc(nslots, sizeof *ns);
+	if (!ns)
+		return MID_ENOMEM;
+	for (size_t k = 0; k < t->n; k++) {
+		size_t i = (size_t)sy_strhash(t->pool + t->ents[k].ext) & (nslots - 1);
+		while (ns[i])
+			i = (i + 1) & (nslots - 1);
+		ns[i] = (uint32_t)(k + 1);
+	}
+	free(t->slots);
+	t->slots = ns;
+	t->nslots = nslots;
+	return MID_OK;
+}
+
+/* Add a key known to be absent; returns the entry or NULL (no memory). */
+static sy_ent_t *sy_add(sy_table_t *t, const char *key)
+{
+	size_t kl = strlen(key) + 1;
+	if (t->n >= UINT32_MAX - 1 || t->plen + kl >= UINT32_MAX)
+		return NULL;
+	if ((t->n + 1) * 2 > t->nslots && sy_rehash(t, t->nslots ? t->nslots * 2 : 1024))
+		return NULL;
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 1024;
+		sy_ent_t *ne = realloc(t->ents, nc * sizeof *ne);
+		if (!ne)
+			return NULL;
+		t->ents = ne;
+		t->cap = nc;
+	}
+	if (t->plen + kl > t->pcap) {
+		size_t nc = t->pcap ? t->pcap * 2 : 65536;
+		while (nc < t->plen + kl)
+			nc *= 2;
+		char *np = realloc(t->pool, nc);
+		if (!np)
+			return NULL;
+		t->pool = np;
+		t->pcap = nc;
+	}
+	memcpy(t->pool + t->plen, key, kl);
+	sy_ent_t *e = &t->ents[t->n];
+	memset(e, 0, sizeof *e);
+	e->ext = (uint32_t)t->plen;
+	t->plen += kl;
+	size_t i = (size_t)sy_strhash(key) & (t->nslots - 1);
+	while (t->slots[i])
+		i = (i + 1) & (t->nslots - 1);
+	t->slots[i] = (uint32_t)(t->n + 1);
+	t->n++;
+	return e;
+}
+
+static int sy_load_cb(void *ctx, int64_t link_id, const char *external_id,
+                      const char *person_id, const unsigned char *recv_hash)
+{
+	sy_table_t *t = ctx;
+	(void)link_id;
+	(void)person_id;
+	sy_ent_t *e = sy_add(t, external_id);
+	if (!e)
+		return MID_ENOMEM;
+	e->flags = SY_E_OLD;
+	if (recv_hash) {
+		e->flags |= SY_E_RECV;
+		memcpy(e->rh, recv_hash, SY_HASH_KEEP);
+	}
+	return MID_OK;
+}
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+int mid_sync_parse_time(const char *s, int64_t *ms)
+{
+	int Y, M, D, h = 0, mi = 0, sec = 0, n = 0;
+	struct tm tm;
+	*ms = 0;
+	if (!s || !*s)
+		return MID_OK;
+	if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10)
+		return MID_EINVAL;
+	s += 10;
+	if (*s == 'T' || *s == ' ') {
+		int k = 0;
+		if (sscanf(s + 1, "%2d:%2d%n", &h, &mi, &k) != 2 || k != 5)
+			return MID_EINVAL;
+		s += 1 + k;
+		if (*s == ':') {
+			if (sscanf(s + 1, "%2d%n", &sec, &k) != 1 || k != 2)
+				return MID_EINVAL;
+			s += 3;
+			if (*s == '.')
+				for (s++; *s >= '0' && *s <= '9'; s++)
+					;
+		}
+		if (*s == 'Z')
+			s++;
+	}
+	if (*s || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60)
+		return MID_EINVAL;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*ms = (int64_t)timegm(&tm) * 1000;
+	return MID_OK;
+}
+
+void mid_sync_format_time(int64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	out[0] = '\0';
+	if (!ms || !gmtime_r(&t, &tm))
+		return;
+	if (ms % 86400000 == 0)
+		strftime(out, 32, "%Y-%m-%d", &tm);
+	else
+		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int mid_sync_guard_trips(int64_t candidates, int64_t total, double ratio, int64_t allowed)
+{
+	if (candidates <= 0 || candidates <= allowed)
+		return 0;
+	if (total <= 0)
+		return 0;
+	return (double)candidates / (double)total > ratio;
+}
+
+int mid_sync_authority(const json_t *authority, int auth[], mid_error_t *err)
+{
+	int def = MID_AUTH_PACS;
+	const char *k;
+	json_t *v;
+	if (authority && json_is_object(authority)) {
+		json_t *d = json_object_get(authority, "*");
+		if (d && json_is_string(d))
+			def = strcmp(json_string_value(d), "gateway") == 0 ? MID_AUTH_GATEWAY
+			                                                  : MID_AUTH_PACS;
+	}
+	for (int f = 0; f <= MID_CF_N; f++)
+		auth[f] = def;
+	if (!authority || !json_is_object(authority))
+		return MID_OK;
+	json_object_foreach((json_t *)authority, k, v) {
+		int f;
+		if (strcmp(k, "*") == 0)
+			continue;
+		if (strcmp(k, "attributes") == 0)
+			f = MID_CF_N;
+		else if ((f = mid_cf_parse(k)) < 0)
+			return mid_error_set(err, MID_EINVAL, 0,
+			                     "authority: \"%s\" is not a canonical field", k);
+		if (!json_is_string(v) || (strcmp(json_string_value(v), "pacs") &&
+		                           strcmp(json_string_value(v), "gateway")))
+			return mid_error_set(err, MID_EINVAL, 0,
+			                     "authority.%s: must be \"pacs\" or \"gateway\"", k);
+		auth[f] = strcmp(json_string_value(v), "gateway") == 0 ? MID_AUTH_GATEWAY
+		                                                      : MID_AUTH_PACS;
+	}
+	return MID_OK;
+}
+
+/* Append s as a JSON string to buf (cap bytes); returns the new length or
+ * (size_t)-1 when it does not fit. */
+static size_t sy_json_str(char *buf, size_t len, size_t cap, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (len + 2 > cap)
+		return (size_t)-1;
+	buf[len++] = '"';
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (len + 7 > cap)
+			return (size_t)-1;
+		if (ch == '"' || ch == '\\') {
+			buf[len++] = '\\';
+			buf[len++] = (char)ch;
+		} else if (ch < 0x20) {
+			buf[len++] = '\\';
+			buf[len++] = 'u';
+			buf[len++] = '0';
+			buf[len++] = '0';
+			buf[len++] = hex[ch >> 4];
+			buf[len++] = hex[ch & 15];
+		} else {
+			buf[len++] = (char)ch;
+		}
+	}
+	if (len + 2 > cap)
+		return (size_t)-1;
+	buf[len++] = '"';
+	buf[len] = '\0';
+	return len;
+}
+
+/* A JSON array text of the values (new string). */
+static char *sy_json_array(const mid_vals_t *v)
+{
+	size_t cap = 16;
+	for (size_t i = 0; i < v->n; i++)
+		cap += strlen(v->v[i]) * 6 + 4;
+	char *b = malloc(cap);
+	size_t len = 0;
+	if (!b)
+		return NULL;
+	b[len++] = '[';
+	for (size_t i = 0; i < v->n; i++) {
+		if (i)
+			b[len++] = ',';
+		len = sy_json_str(b, len, cap, v->v[i]);
+		if (len == (size_t)-1) {
+			free(b);
+			return NULL;
+		}
+	}
+	b[len++] = ']';
+	b[len] = '\0';
+	return b;
+}
+
+/* Compact canonical text of a JSON value given as text (new string). */
+static char *sy_json_norm(const char *text, const char *dflt)
+{
+	json_t *j = json_loads(text && *text ? text : dflt, 0, NULL);
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII * 0) : NULL;
+	json_decref(j);
+	return s ? s : strdup(dflt);
+}
+
+static int sy_setstr(char *dst, size_t cap, const mid_vals_t *v, const char *field,
+                     mid_error_t *err)
+{
+	const char *s = v->n ? v->v[0] : "";
+	size_t l = strlen(s);
+	if (v->n > 1)
+		return mid_error_set(err, MID_EINVAL, 0, "%s has %zu values; it takes one (map it "
+		                     "with a join transform)", field, v->n);
+	if (l >= cap)
+		return mid_error_set(err, MID_EINVAL, 0, "%s is too long (%zu bytes, at most %zu)",
+		                     field, l, cap - 1);
+	memcpy(dst, s, l + 1);
+	return MID_OK;
+}
+
+static char *sy_strdup0(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* ---- the planner ------------------------------------------------------------------ */
+
+int mid_sync_plan(const mid_canon_t *c, const mid_person_t *cur, int gateway_changed,
+                  const int auth[], mid_person_t *np, unsigned *changed, unsigned *conflicts,
+                  unsigned *kept, mid_error_t *err)
+{
+	int rc;
+	*changed = *conflicts = *kept = 0;
+	for (int f = 0; f < MID_CF_N; f++) {
+		const mid_vals_t *v = &c->f[f];
+		if (!(c->present & (1u << f)))
+			continue;
+		int diff = 0;
+		switch (f) {
+		case MID_CF_EMPLOYEE_ID:
+			if ((rc = sy_setstr(np->employee_id, sizeof np->employee_id, v, "employee_id", err)))
+				return rc;
+			diff = strcmp(np->employee_id, cur ? cur->employee_id : "") != 0;
+			break;
+		case MID_CF_GIVEN_NAME:
+			if ((rc = sy_setstr(np->given_name, sizeof np->given_name, v, "given_name", err)))
+				return rc;
+			diff = strcmp(np->given_name, cur ? cur->given_name : "") != 0;
+			break;
+		case MID_CF_FAMILY_NAME:
+			if ((rc = sy_setstr(np->family_name, sizeof np->family_name, v, "family_name", err)))
+				return rc;
+			diff = strcmp(np->family_name, cur ? cur->family_name : "") != 0;
+			break;
+		case MID_CF_EMAIL:
+			if ((rc = sy_setstr(np->email, sizeof np->email, v, "email", err)))
+				return rc;
+			diff = strcmp(np->email, cur ? cur->email : "") != 0;
+			break;
+		case MID_CF_MOBILE:
+			if ((rc = sy_setstr(np->mobile, sizeof np->mobile, v, "mobile", err)))
+				return rc;
+			diff = strcmp(np->mobile, cur ? cur->mobile : "") != 0;
+			break;
+		case MID_CF_STATUS: {
+			const char *s = v->n ? v->v[0] : "";
+			int st = *s ? mid_person_status_parse(s) : MID_PERSON_ACTIVE;
+			if (st < 0)
+				return mid_error_set(err, MID_EINVAL, 0, "status \"%.64s\" is not active, "
+				                     "suspended or deleted (map it with a lookup transform)", s);
+			np->status = st;
+			diff = !cur || cur->status != st;
+			break;
+		}
+		case MID_CF_VALID_FROM:
+		case MID_CF_VALID_UNTIL: {
+			int64_t ms;
+			const char *s = v->n ? v->v[0] : "";
+			if (mid_sync_parse_time(s, &ms))
+				return mid_error_set(err, MID_EINVAL, 0, "%s \"%.64s\" is not an ISO 8601 date "
+				                     "(map it with a date transform)", mid_cf_name(f), s);
+			if (f == MID_CF_VALID_FROM) {
+				np->valid_from = ms;
+				diff = (cur ? cur->valid_from : 0) != ms;
+			} else {
+				np->valid_until = ms;
+				diff = (cur ? cur->valid_until : 0) != ms;
+			}
+			break;
+		}
+		case MID_CF_ACCESS_GROUPS: {
+			char *a = sy_json_array(v);
+			if (!a)
+				return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+			const char *old = cur && cur->access_groups ? cur->access_groups : "[]";
+			if (strcmp(a, old) != 0) {
+				char *n = sy_json_norm(old, "[]");
+				diff = !n || strcmp(a, n) != 0;
+				free(n);
+			}
+			free(np->access_groups);
+			np->access_groups = a;
+			break;
+		}
+		default: /* card fields: handled by the applier */
+			break;
+		}
+		if (diff)
+			*changed |= 1u << f;
+	}
+	if ((c->present & MID_CF_ATTRS) || c->nattrs) {
+		json_t *o = json_loads(np->attributes && *np->attributes ? np->attributes : "{}", 0,
+		                       NULL);
+		if (!o || !json_is_object(o)) {
+			json_decref(o);
+			o = json_object();
+		}
+		for (size_t a = 0; a < c->nattrs; a++) {
+			const mid_vals_t *v = &c->attrs[a].vals;
+			json_t *nv;
+			if (v->n == 0 || (v->n == 1 && !v->v[0][0])) {
+				json_object_del(o, c->attrs[a].key);
+				continue;
+			}
+			if (v->n == 1) {
+				nv = json_string(v->v[0]);
+			} else {
+				nv = json_array();
+				for (size_t i = 0; i < v->n; i++)
+					json_array_append_new(nv, json_string(v->v[i]));
+			}
+			json_object_set_new(o, c->attrs[a].key, nv);
+		}
+		char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(o);
+		if (!s)
+			return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+		char *old = sy_json_norm(cur ? cur->attributes : NULL, "{}");
+		if (!old || strcmp(old, s) != 0)
+			*changed |= 1u << MID_CF_N;
+		free(old);
+		free(np->attributes);
+		np->attributes = s;
+	}
+	if (!gateway_changed || !cur)
+		return MID_OK;
+	/* both sides changed since the last sync: each differing field goes to
+	 * its authority */
+	*conflicts = *changed;
+	for (int f = 0; f <= MID_CF_N; f++) {
+		if (!(*changed & (1u << f)) || auth[f] != MID_AUTH_GATEWAY)
+			continue;
+		*kept |= 1u << f;
+		switch (f) {
+		case MID_CF_EMPLOYEE_ID: memcpy(np->employee_id, cur->employee_id, sizeof np->employee_id); break;
+		case MID_CF_GIVEN_NAME: memcpy(np->given_name, cur->given_name, sizeof np->given_name); break;
+		case MID_CF_FAMILY_NAME: memcpy(np->family_name, cur->family_name, sizeof np->family_name); break;
+		case MID_CF_EMAIL: memcpy(np->email, cur->email, sizeof np->email); break;
+		case MID_CF_MOBILE: memcpy(np->mobile, cur->mobile, sizeof np->mobile); break;
+		case MID_CF_STATUS: np->status = cur->status; break;
+		case MID_CF_VALID_FROM: np->valid_from = cur->valid_from; break;
+		case MID_CF_VALID_UNTIL: np->valid_until = cur->valid_until; break;
+		case MID_CF_ACCESS_GROUPS:
+			free(np->access_groups);
+			np->access_groups = sy_strdup0(cur->access_groups);
+			break;
+		case MID_CF_N:
+			free(np->attributes);
+			np->attributes = sy_strdup0(cur->attributes);
+			break;
+		default:
+			break;
+		}
+	}
+	*changed &= ~*kept;
+	return MID_OK;
+}
+
+/* A deep copy of a person (np must be zeroed). */
+static int sy_person_copy(mid_person_t *np, const mid_person_t *p)
+{
+	*np = *p;
+	np->access_groups = sy_strdup0(p->access_groups);
+	np->attributes = sy_strdup0(p->attributes);
+	if ((p->access_groups && !np->access_groups) || (p->attributes && !np->attributes)) {
+		mid_person_clear(np);
+		return MID_ENOMEM;
+	}
+	return MID_OK;
+}
+
+/* ---- a run --------------------------------------------------------------------------- */
+
+typedef struct sy_run {
+	mid_instance_t *in;
+	mid_store_t *st;
+	const mid_config_binding_t *b;
+	const mid_sync_opts_t *o;
+	mid_sync_report_t *rep;
+	mid_conn_t *conn;
+	mid_mapper_t *map;
+	int auth[MID_CF_N + 1];
+	sy_table_t tab;
+	int64_t run_id;
+	int64_t total_at_start;
+	int in_txn;              /* a batch transaction is open */
+	int64_t batch_writes;    /* changed records in the open batch */
+	char *pending_cursor;    /* checkpoint cursor not yet stored */
+	int64_t lease_renewed;
+	char holder[160];
+	char actor[MID_NAME_LEN + 8];
+	char lease[MID_NAME_LEN + 8];
+	char card_key[MID_NAME_LEN + 8]; /* attribute key of the binding's card value */
+	int outbound_self;       /* the binding pushes too */
+	int other_outbound;      /* another binding pushes */
+	mid_arena_t arena;
+	size_t nexkind[MID_SYNC_KINDS];
+	mid_error_t *err;
+} sy_run_t;
+
+static int64_t sy_now(const sy_run_t *R)
+{
+	return R->o && R->o->now_ms ? R->o->now_ms() : mid_store_now(R->st);
+}
+
+static void sy_example(sy_run_t *R, int kind, const char *ext, const char *pid,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void sy_example(sy_run_t *R, int kind, const char *ext, const char *pid,
+                       const char *fmt, ...)
+{
+	size_t max = R->o && R->o->examples ? R->o->examples : SY_EXAMPLES;
+	mid_sync_report_t *rep = R->rep;
+	if (R->nexkind[kind] >= max)
+		return;
+	mid_sync_example_t *ne = realloc(rep->examples, (rep->nexamples + 1) * sizeof *ne);
+	if (!ne)
+		return;
+	rep->examples = ne;
+	mid_sync_example_t *e = &ne[rep->nexamples++];
+	memset(e, 0, sizeof *e);
+	e->kind = kind;
+	snprintf(e->external_id, sizeof e->external_id, "%s", ext ? ext : "");
+	snprintf(e->person_id, sizeof e->person_id, "%s", pid ? pid : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->detail, sizeof e->detail, fmt, ap);
+	va_end(ap);
+	R->nexkind[kind]++;
+}
+
+static int sy_audit(sy_run_t *R, const char *action, const char *subject, json_t *detail)
+{
+	char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	int rc = mid_store_audit_append(R->st, R->actor, action, subject ? subject : "", d, NULL,
+	                                R->err);
+	free(d);
+	json_decref(detail);
+	return rc;
+}
+
+static int sy_begin(sy_run_t *R)
+{
+	int rc;
+	if (R->in_txn)
+		return MID_OK;
+	if ((rc = mid_store_begin(R->st, R->err)))
+		return rc;
+	R->in_txn = 1;
+	R->batch_writes = 0;
+	return MID_OK;
+}
+
+/* Commit the open batch (with the pending cursor). */
+static int sy_commit(sy_run_t *R, int force_cursor)
+{
+	int rc;
+	if (!R->in_txn && !(force_cursor && R->pending_cursor))
+		return MID_OK;
+	if (!R->in_txn && (rc = sy_begin(R)))
+		return rc;
+	if (R->pending_cursor) {
+		if ((rc = mid_store_cursor_set(R->st, R->b->name, R->pending_cursor, R->err)))
+			goto fail;
+		free(R->pending_cursor);
+		R->pending_cursor = NULL;
+	}
+	if (R->o->dry_run) {       /* the outer dry-run transaction stays open */
+		if ((rc = mid_store_commit(R->st, R->err)))
+			goto fail;
+	} else if ((rc = mid_store_commit(R->st, R->err))) {
+		goto fail;
+	}
+	R->in_txn = 0;
+	R->batch_writes = 0;
+	/* keep the lease while the run goes on */
+	int64_t now = mid_store_now(R->st);
+	if (!R->o->dry_run && now - R->lease_renewed > MID_SYNC_LEASE_MS / 5) {
+		if ((rc = mid_store_lease_renew(R->st, R->lease, R->holder, MID_SYNC_LEASE_MS,
+		                                R->err)))
+			return rc;
+		R->lease_renewed = now;
+	}
+	return MID_OK;
+fail:
+	mid_store_rollback(R->st, NULL);
+	R->in_txn = 0;
+	return rc;
+}
+
+/* Queue the person for every other outbound binding (and this one when
+ * `self`). */
+static int sy_enqueue(sy_run_t *R, const char *person_id, int op, int self)
+{
+	int rc;
+	if (!R->other_outbound && !(self && R->outbound_self))
+		return MID_OK;
+	for (size_t i = 0; i < R->in->cfg->nbindings; i++) {
+		const mid_config_binding_t *ob = &R->in->cfg->bindings[i];
+		if (!ob->enabled || !(ob->direction & MID_DIRECTION_OUTBOUND))
+			continue;
+		if (ob == R->b && !self)
+			continue;
+		if ((rc = mid_outbox_enqueue_person_binding(R->in, ob, person_id, op, R->err)))
+			return rc;
+	}
+	return MID_OK;
+}
+
+/* Revoke a person's live credentials. */
+static int sy_revoke_all(sy_run_t *R, const char *person_id)
+{
+	mid_credential_t *cs = NULL;
+	size_t n = 0;
+	int rc = mid_store_credential_list(R->st, person_id, 0, 100000, &cs, &n, R->err);
+	for (size_t i = 0; rc == MID_OK && i < n; i++)
+		if (cs[i].status != MID_CRED_REVOKED && cs[i].status != MID_CRED_EXPIRED)
+			rc = mid_store_credential_set_status(R->st, cs[i].id, MID_CRED_REVOKED, R->err);
+	mid_credential_list_free(cs, n);
+	return rc;
+}
+
+/* The delete reaction for the link (binding, ext): suspend + revoke, or
+ * purge. The link is removed. */
+static int sy_delete(sy_run_t *R, const char *ext, const char *why)
+{
+	mid_link_t l;
+	mid_person_t p;
+	int rc;
+
+	memset(&p, 0, sizeof p);
+	rc = mid_store_link_get(R->st, R->b->name, ext, &l, R->err);
+	if (rc == MID_ENOTFOUND)
+		return MID_OK;    /* nothing linked: nothing to do */
+	if (rc)
+		return rc;
+	rc = mid_store_person_get(R->st, l.person_id, &p, R->err);
+	if (rc == MID_ENOTFOUND)
+		return mid_store_link_remove(R->st, R->b->name, ext, R->err);
+	if (rc)
+		return rc;
+	if (R->b->on_delete == MID_ON_DELETE_PURGE) {
+		if ((rc = sy_revoke_all(R, p.id)) ||
+		    (rc = sy_enqueue(R, p.id, MID_OP_DELETE, 0)) ||
+		    (rc = sy_audit(R, "person.purge", p.id,
+		                   json_pack("{s:s, s:s, s:s}", "binding", R->b->name,
+		                             "external_id", ext, "reason", why))) ||
+		    (rc = mid_store_person_purge(R->st, p.id, R->err)))
+			goto out;
+		R->rep->purged++;
+		R->rep->counts.suspended++;
+		sy_example(R, MID_SYNC_PURGE, ext, p.id, "%s %s (%s)", p.given_name, p.family_name, why);
+	} else {
+		if (p.status == MID_PERSON_ACTIVE &&
+		    (rc = mid_store_person_set_status(R->st, p.id, MID_PERSON_SUSPENDED, R->err)))
+			goto out;
+		if ((rc = sy_revoke_all(R, p.id)) ||
+		    (rc = mid_store_link_remove(R->st, R->b->name, ext, R->err)) ||
+		    (rc = sy_enqueue(R, p.id, MID_OP_UPSERT, 0)) ||
+		    (rc = sy_audit(R, "person.suspend", p.id,
+		                   json_pack("{s:s, s:s, s:s}", "binding", R->b->name,
+		                             "external_id", ext, "reason", why))))
+			goto out;
+		R->rep->counts.suspended++;
+		sy_example(R, MID_SYNC_SUSPEND, ext, p.id, "%s %s (%s)", p.given_name, p.family_name,
+		           why);
+	}
+	R->batch_writes++;
+out:
+	mid_person_clear(&p);
+	return rc;
+}
+
+/* Correlate an unlinked record: *found 1 with id, 0 none, -1 disputed
+ * (why says which rule). */
+static int sy_correlate(sy_run_t *R, const mid_canon_t *c, char id[MID_ID_LEN], int *found,
+                        char *why, size_t whysz)
+{
+	char ids[4][MID_ID_LEN];
+	size_t n;
+	int rc;
+	*found = 0;
+	for (size_t i = 0; i < R->b->nmatch; i++) {
+		int f = mid_cf_parse(R->b->match[i]);
+		const char *v = f >= 0 ? mid_canon_str(c, f) : "";
+		if (!*v)
+			continue;
+		if (f == MID_CF_EMPLOYEE_ID)
+			rc = mid_store_person_find_employee(R->st, v, ids, 4, &n, R->err);
+		else if (f == MID_CF_EMAIL)
+			rc = mid_store_person_find_email(R->st, v, ids, 4, &n, R->err);
+		else
+			continue;      /* no index for other fields */
+		if (rc)
+			return rc;
+		if (n == 1) {
+			memcpy(id, ids[0], MID_ID_LEN);
+			*found = 1;
+			return MID_OK;
+		}
+		if (n > 1) {
+			snprintf(why, whysz, "%zu people match %s \"%.64s\"", n, mid_cf_name(f), v);
+			*found = -1;
+			return MID_OK;
+		}
+	}
+	return MID_OK;
+}
+
+/* Handle the card value of a record for person np. Returns MID_EINVAL with
+ * the reason when the row must be rejected. Sets *attr_changed when the
+ * person's card attribute changed (np->attributes replaced). */
+static int sy_card(sy_run_t *R, const mid_canon_t *c, mid_person_t *np, int *attr_changed,
+                   int plan_only)
+{
+	const char *cn = mid_canon_str(c, MID_CF_CARD_NUMBER);
+	const char *fc = mid_canon_str(c, MID_CF_FACILITY_CODE);
+	const char *fmt = mid_canon_str(c, MID_CF_CARD_FORMAT);
+	char want[96] = "", have[96] = "";
+	long long fcv = 0, cnv = 0;
+	json_t *attrs = NULL, *hv;
+	int rc = MID_OK;
+
+	*attr_changed = 0;
+	if (!(c->present & (1u << MID_CF_CARD_NUMBER)))
+		return MID_OK;
+	if (*cn) {
+		char *end;
+		errno = 0;
+		cnv = strtoll(cn, &end, 10);
+		if (errno || *end || cnv < 0 || end == cn)
+			return mid_error_set(R->err, MID_EINVAL, 0, "card_number \"%.32s\" is not a "
+			                     "number", cn);
+		if (*fc) {
+			fcv = strtoll(fc, &end, 10);
+			if (errno || *end || fcv < 0 || end == fc)
+				return mid_error_set(R->err, MID_EINVAL, 0, "facility_code \"%.32s\" is "
+				                     "not a number", fc);
+		}
+		if (!*fmt)
+			return mid_error_set(R->err, MID_EINVAL, 0, "card_number %s has no card_format "
+			                     "(map one, e.g. {\"const\": \"H10301\"})", cn);
+		snprintf(want, sizeof want, "%.31s:%lld:%lld", fmt, fcv, cnv);
+	}
+	/* the card this binding last recorded for the person */
+	if (np->attributes && strstr(np->attributes, R->card_key)) {
+		attrs = json_loads(np->attributes, 0, NULL);
+		hv = attrs ? json_object_get(attrs, R->card_key) : NULL;
+		if (hv && json_is_string(hv))
+			snprintf(have, sizeof have, "%s", json_string_value(hv));
+	}
+	if (strcmp(want, have) == 0)
+		goto out;
+	if (*want) {
+		int taken = 0;
+		if ((rc = mid_store_value_taken(R->st, fmt, fcv, cnv, &taken, R->err)))
+			goto out;
+		if (taken) {
+			rc = mid_error_set(R->err, MID_EINVAL, 0, "card value %s %lld/%lld is already held "
+			                   "by another person or Mobile ID", fmt, fcv, cnv);
+			goto out;
+		}
+	}
+	if (!plan_only) {
+		if (*have) {
+			char hf[32];
+			long long a = 0, bb = 0;
+			if (sscanf(have, "%31[^:]:%lld:%lld", hf, &a, &bb) == 3 &&
+			    (rc = mid_store_pacs_value_remove(R->st, R->b->name, hf, a, bb, R->err)) &&
+			    rc != MID_ENOTFOUND)
+				goto out;
+		}
+		if (*want && (rc = mid_store_pacs_value_add(R->st, R->b->name, fmt, fcv, cnv, R->err)))
+			goto out;
+	}
+	rc = MID_OK;
+	if (!attrs)
+		attrs = json_loads(np->attributes && *np->attributes ? np->attributes : "{}", 0, NULL);
+	if (!attrs || !json_is_object(attrs)) {
+		json_decref(attrs);
+		attrs = json_object();
+	}
+	if (*want)
+		json_object_set_new(attrs, R->card_key, json_string(want));
+	else
+		json_object_del(attrs, R->card_key);
+	free(np->attributes);
+	np->attributes = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!np->attributes)
+		rc = mid_error_set(R->err, MID_ENOMEM, 0, "out of memory");
+	*attr_changed = 1;
+out:
+	json_decref(attrs);
+	return rc;
+}
+
+/* Apply one changed record (inside the batch transaction). */
+static int sy_apply(sy_run_t *R, const mid_record_t *rec, const mid_canon_t *c,
+                    const unsigned char hash[MID_HASH_LEN], sy_ent_t *ent)
+{
+	const char *ext = rec->external_id;
+	mid_link_t l;
+	mid_person_t cur, np;
+	int linked = 0, have_cur = 0, rc, gw_changed = 0, card_changed = 0;
+	unsigned changed = 0, conflicts = 0, kept = 0;
+	char why[520] = "";
+	mid_error_t perr = { 0 };
+
+	memset(&cur, 0, sizeof cur);
+	memset(&np, 0, sizeof np);
+	memset(&l, 0, sizeof l);
+	if (ent) {
+		rc = mid_store_link_get(R->st, R->b->name, ext, &l, R->err);
+		if (rc == MID_OK)
+			linked = 1;
+		else if (rc != MID_ENOTFOUND)
+			return rc;
+	}
+	if (linked) {
+		/* echo: the PACS sends back what we pushed */
+		if (l.has_sent && memcmp(l.sent_hash, hash, MID_HASH_LEN) == 0) {
+			memcpy(l.recv_hash, hash, MID_HASH_LEN);
+			l.has_recv = 1;
+			l.seen_run = R->run_id;
+			if ((rc = mid_store_link_upsert(R->st, &l, R->err)))
+				return rc;
+			R->rep->counts.unchanged++;
+			goto mark;
+		}
+		rc = mid_store_person_get(R->st, l.person_id, &cur, R->err);
+		if (rc == MID_OK)
+			have_cur = 1;
+		else if (rc != MID_ENOTFOUND)
+			return rc;
+		else
+			linked = 0;   /* a dangling link: correlate again */
+		gw_changed = have_cur && cur.updated > l.updated;
+	}
+	if (!have_cur) {
+		char id[MID_ID_LEN];
+		int found;
+		if ((rc = sy_correlate(R, c, id, &found, why, sizeof why)))
+			return rc;
+		if (found < 0) {
+			R->rep->counts.disputed++;
+			sy_example(R, MID_SYNC_DISPUTE, ext, NULL, "%s", why);
+			rc = sy_audit(R, "sync.dispute", ext,
+			              json_pack("{s:s, s:s, s:s, s:I}", "binding", R->b->name,
+			                        "external_id", ext, "reason", why,
+			                        "line", (json_int_t)rec->source_pos));
+			goto seen_only;
+		}
+		if (found) {
+			mid_link_t *pl = NULL;
+			size_t pn = 0;
+			if ((rc = mid_store_person_get(R->st, id, &cur, R->err)))
+				return rc;
+			have_cur = 1;
+			/* a person already linked to another record of this binding */
+			if ((rc = mid_store_link_list_person(R->st, id, &pl, &pn, R->err)))
+				goto out;
+			for (size_t i = 0; i < pn; i++)
+				if (strcmp(pl[i].binding, R->b->name) == 0 &&
+				    strcmp(pl[i].external_id, ext) != 0) {
+					snprintf(why, sizeof why, "the matching person is already linked to %s "
+					         "record %.64s", R->b->name, pl[i].external_id);
+					found = -1;
+					break;
+				}
+			free(pl);
+			if (found < 0) {
+				R->rep->counts.disputed++;
+				sy_example(R, MID_SYNC_DISPUTE, ext, id, "%s", why);
+				rc = sy_audit(R, "sync.dispute", ext,
+				              json_pack("{s:s, s:s, s:s, s:s}", "binding", R->b->name,
+				                        "external_id", ext, "reason", why, "person", id));
+				goto seen_only;
+			}
+		}
+	}
+	/* plan */
+	if (have_cur) {
+		if ((rc = sy_person_copy(&np, &cur))) {
+			rc = mid_error_set(R->err, rc, 0, "out of memory");
+			goto out;
+		}
+	} else {
+		np.status = MID_PERSON_ACTIVE;
+	}
+	rc = mid_sync_plan(c, have_cur ? &cur : NULL, gw_changed, R->auth, &np, &changed,
+	                   &conflicts, &kept, &perr);
+	if (rc == MID_EINVAL) {
+		snprintf(why, sizeof why, "%s", perr.text);
+		goto reject;
+	}
+	if (rc) {
+		*R->err = perr;
+		goto out;
+	}
+	rc = sy_card(R, c, &np, &card_changed, 0);
+	if (rc == MID_EINVAL) {
+		snprintf(why, sizeof why, "%s", R->err->text);
+		memset(R->err, 0, sizeof *R->err);
+		goto reject;
+	}
+	if (rc)
+		goto out;
+	if (card_changed)
+		changed |= 1u << MID_CF_N;
+	if (!have_cur) {
+		if ((rc = mid_store_person_create(R->st, &np, R->err)))
+			goto out;
+		R->rep->counts.created++;
+		sy_example(R, MID_SYNC_CREATE, ext, np.id, "%s %s <%s>", np.given_name,
+		           np.family_name, np.email);
+	} else if (changed) {
+		if ((rc = mid_store_person_update(R->st, &np, R->err)))
+			goto out;
+		R->rep->counts.updated++;
+		if (np.status == MID_PERSON_SUSPENDED && cur.status != MID_PERSON_SUSPENDED) {
+			R->rep->counts.suspended++;
+			sy_example(R, MID_SYNC_SUSPEND, ext, np.id, "status suspended by the PACS");
+		}
+		{
+			char fl[200] = "";
+			size_t fo = 0;
+			for (int f = 0; f <= MID_CF_N && fo < sizeof fl - 20; f++)
+				if (changed & (1u << f))
+					fo += (size_t)snprintf(fl + fo, sizeof fl - fo, "%s%s", fo ? ", " : "",
+					                      f == MID_CF_N ? "attributes" : mid_cf_name(f));
+			sy_example(R, MID_SYNC_UPDATE, ext, np.id, "%s %s: %s", np.given_name,
+			           np.family_name, fl);
+		}
+	} else if (!linked) {
+		R->rep->counts.updated++;   /* newly linked, same content */
+		sy_example(R, MID_SYNC_UPDATE, ext, np.id, "linked to the existing person");
+	} else {
+		R->rep->counts.unchanged++;
+	}
+	if (conflicts) {
+		json_t *fields = json_array();
+		for (int f = 0; f <= MID_CF_N; f++)
+			if (conflicts & (1u << f))
+				json_array_append_new(fields, json_pack("{s:s, s:s}", "field",
+				    f == MID_CF_N ? "attributes" : mid_cf_name(f), "winner",
+				    (kept & (1u << f)) ? "gateway" : "pacs"));
+		R->rep->conflicts += __builtin_popcount(conflicts);
+		sy_example(R, MID_SYNC_CONFLICT, ext, np.id, "%d field(s) changed on both sides",
+		           __builtin_popcount(conflicts));
+		if ((rc = sy_audit(R, "sync.conflict", np.id,
+		                   json_pack("{s:s, s:s, s:o}", "binding", R->b->name, "external_id",
+		                             ext, "fields", fields))))
+			goto out;
+	}
+	/* the link */
+	memset(&l.id, 0, sizeof l.id);
+	snprintf(l.binding, sizeof l.binding, "%s", R->b->name);
+	snprintf(l.external_id, sizeof l.external_id, "%s", ext);
+	memcpy(l.person_id, np.id, MID_ID_LEN);
+	memcpy(l.recv_hash, hash, MID_HASH_LEN);
+	l.has_recv = 1;
+	l.seen_run = R->run_id;
+	if (rec->etag)
+		snprintf(l.etag, sizeof l.etag, "%s", rec->etag);
+	if ((rc = mid_store_link_upsert(R->st, &l, R->err)))
+		goto out;
+	/* outbound: others learn about the change; this binding gets the
+	 * gateway's values back when the gateway won a conflict */
+	if ((changed || !have_cur) && (rc = sy_enqueue(R, np.id, MID_OP_UPSERT, 0)))
+		goto out;
+	if (kept && (rc = sy_enqueue(R, np.id, MID_OP_UPSERT, 1)))
+		goto out;
+	R->batch_writes++;
+mark:
+	if (!ent)
+		ent = sy_add(&R->tab, ext);
+	if (!ent) {
+		rc = mid_error_set(R->err, MID_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	ent->flags |= SY_E_RECV | SY_E_SEEN;
+	memcpy(ent->rh, hash, SY_HASH_KEEP);
+	rc = MID_OK;
+	goto out;
+reject:
+	R->rep->counts.rejected++;
+	sy_example(R, MID_SYNC_REJECT, ext, NULL, "line %" PRIu64 ": %s", rec->source_pos, why);
+	rc = MID_OK;
+seen_only:
+	if (ent)
+		ent->flags |= SY_E_SEEN;   /* present in the source: never swept */
+out:
+	mid_person_clear(&cur);
+	mid_person_clear(&np);
+	return rc;
+}
+
+/* ---- the pull sink ------------------------------------------------------------------- */
+
+static int sy_sink_record(void *ctx, const mid_record_t *rec, mid_error_t *err)
+{
+	sy_run_t *R = ctx;
+	mid_canon_t c;
+	unsigned char hash[MID_HASH_LEN];
+	int rc;
+	(void)err;
+
+	R->rep->counts.seen++;
+	if (!rec->external_id || !rec->external_id[0]) {
+		R->rep->counts.rejected++;
+		sy_example(R, MID_SYNC_REJECT, "", NULL, "line %" PRIu64 ": no external id",
+		           rec->source_pos);
+		return MID_OK;
+	}
+	if (rec->op == MID_OP_DELETE) {
+		sy_ent_t *e = sy_find(&R->tab, rec->external_id);
+		if (!e)
+			return MID_OK;
+		if ((rc = sy_begin(R)) || (rc = sy_delete(R, rec->external_id, "deleted in the PACS")))
+			return rc;
+		e->flags = (e->flags & ~SY_E_RECV) | SY_E_SEEN;
+		goto batch;
+	}
+	{
+		mid_error_t merr = { 0 };
+		rc = mid_mapper_inbound(R->map, rec, &c, &merr);
+		if (rc == MID_EINVAL) {
+			R->rep->counts.rejected++;
+			sy_example(R, MID_SYNC_REJECT, rec->external_id, NULL, "line %" PRIu64 ": %s",
+			           rec->source_pos, merr.text);
+			sy_ent_t *e = sy_find(&R->tab, rec->external_id);
+			if (e)
+				e->flags |= SY_E_SEEN;
+			return MID_OK;
+		}
+		if (rc) {
+			*R->err = merr;
+			return rc;
+		}
+	}
+	mid_canon_hash(&c, ~0u, hash);
+	sy_ent_t *e = sy_find(&R->tab, rec->external_id);
+	if (e && (e->flags & SY_E_RECV) && memcmp(e->rh, hash, SY_HASH_KEEP) == 0) {
+		e->flags |= SY_E_SEEN;
+		R->rep->counts.unchanged++;
+		return MID_OK;
+	}
+	if ((rc = sy_begin(R)) || (rc = sy_apply(R, rec, &c, hash, e)))
+		return rc;
+batch:
+	if (R->batch_writes >= (R->o->batch_size > 0 ? R->o->batch_size : SY_BATCH) * 10)
+		return sy_commit(R, 0);   /* the connector does not checkpoint often enough */
+	return MID_OK;
+}
+
+static int sy_sink_reject(void *ctx, uint64_t pos, const char *column, const char *reason,
+                          const char *raw, mid_error_t *err)
+{
+	sy_run_t *R = ctx;
+	(void)raw;
+	(void)err;
+	R->rep->counts.rejected++;
+	sy_example(R, MID_SYNC_REJECT, "", NULL, "line %" PRIu64 "%s%s: %s", pos,
+	           column ? ", column " : "", column ? column : "", reason ? reason : "");
+	return MID_OK;
+}
+
+static int sy_sink_checkpoint(void *ctx, const char *cursor, mid_error_t *err)
+{
+	sy_run_t *R = ctx;
+	(void)err;
+	free(R->pending_cursor);
+	R->pending_cursor = cursor ? strdup(cursor) : NULL;
+	if (cursor && !R->pending_cursor)
+		return mid_error_set(R->err, MID_ENOMEM, 0, "out of memory");
+	/* A batch without writes needs no transaction of its own: its cursor
+	 * goes with the next batch that writes, or at the end. */
+	if (!R->in_txn) {
+		int64_t now = mid_store_now(R->st);
+		if (!R->o->dry_run && now - R->lease_renewed > MID_SYNC_LEASE_MS / 5) {
+			int rc = mid_store_lease_renew(R->st, R->lease, R->holder, MID_SYNC_LEASE_MS,
+			                               R->err);
+			if (rc)
+				return rc;
+			R->lease_renewed = now;
+		}
+		return MID_OK;
+	}
+	return sy_commit(R, 1);
+}
+
+static void sy_sink_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	sy_run_t *R = ctx;
+	if (R->o->progress)
+		R->o->progress(R->o->progress_ctx, done, total);
+}
+
+/* ---- sweep --------------------------------------------------------------------------- */
+
+static int sy_sweep(sy_run_t *R)
+{
+	int64_t cand = 0;
+	int rc;
+	for (size_t i = 0; i < R->tab.n; i++)
+		if ((R->tab.ents[i].flags & (SY_E_OLD | SY_E_SEEN)) == SY_E_OLD)
+			cand++;
+	R->rep->delete_candidates = cand;
+	R->rep->delete_total = R->total_at_start;
+	if (!cand)
+		return MID_OK;
+	if (mid_sync_guard_trips(cand, R->total_at_start, R->b->max_delete_ratio,
+	                         R->o->allow_deletes)) {
+		R->rep->status = MID_RUN_STOPPED;
+		snprintf(R->rep->message, sizeof R->rep->message,
+		         "binding %s: the full pull would delete %" PRId64 " of %" PRId64 " linked "
+		         "people (%.1f%%), more than its max_delete_ratio %.2f allows; nothing was "
+		         "deleted (the other changes were applied). If the source is right, run "
+		         "`mobileidctl sync run %s --allow-deletes %" PRId64 "` or raise "
+		         "max_delete_ratio for the binding", R->b->name, cand, R->total_at_start,
+		         100.0 * (double)cand / (double)R->total_at_start, R->b->max_delete_ratio,
+		         R->b->name, cand);
+		return mid_error_set(R->err, MID_ELIMIT, 0, "%s", R->rep->message);
+	}
+	for (size_t i = 0; i < R->tab.n; i++) {
+		sy_ent_t *e = &R->tab.ents[i];
+		if ((e->flags & (SY_E_OLD | SY_E_SEEN)) != SY_E_OLD)
+			continue;
+		if ((rc = sy_begin(R)) ||
+		    (rc = sy_delete(R, R->tab.pool + e->ext, "absent from a full pull")))
+			return rc;
+		e->flags |= SY_E_SEEN;
+		if (R->batch_writes >= SY_BATCH && (rc = sy_commit(R, 0)))
+			return rc;
+	}
+	return sy_commit(R, 0);
+}
+
+/* ---- lease -------------------------------------------------------------------------- */
+
+/* Take the binding's lease; a holder on this host whose process is gone is
+ * taken over. */
+static int sy_lease(sy_run_t *R)
+{
+	char other[128] = "", host[64] = "";
+	int64_t other_exp = 0;
+	int got = 0, rc;
+
+	gethostname(host, sizeof host - 1);
+	snprintf(R->holder, sizeof R->holder, "%.40s pid %ld on %.60s", R->in->actor[0]
+	         ? R->in->actor : "gateway", (long)getpid(), host);
+	snprintf(R->lease, sizeof R->lease, "sync:%s", R->b->name);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((rc = mid_store_lease_acquire(R->st, R->lease, R->holder, MID_SYNC_LEASE_MS, &got,
+		                                  other, &other_exp, R->err)))
+			return rc;
+		if (got) {
+			R->lease_renewed = mid_store_now(R->st);
+			return MID_OK;
+		}
+		/* "... pid N on HOST" */
+		const char *p = strstr(other, " pid "), *on = strstr(other, " on ");
+		long pid = p ? strtol(p + 5, NULL, 10) : 0;
+		if (attempt == 0 && pid > 0 && on && strcmp(on + 4, host) == 0 &&
+		    kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			if ((rc = mid_store_lease_release(R->st, R->lease, other, R->err)))
+				return rc;
+			continue;
+		}
+		break;
+	}
+	int64_t left = other_exp - mid_store_now(R->st);
+	return mid_error_set(R->err, MID_ECONFLICT, 1,
+	                     "binding %s is being synced by %s (lease held for another %" PRId64
+	                     " s); try again when that run ends", R->b->name, other,
+	                     left > 0 ? (left + 999) / 1000 : 0);
+}
+
+/* ---- the run -------------------------------------------------------------------------- */
+
+void mid_sync_report_clear(mid_sync_report_t *r)
+{
+	if (!r)
+		return;
+	free(r->examples);
+	memset(r, 0, sizeof *r);
+}
+
+json_t *mid_sync_report_json(const mid_sync_report_t *r)
+{
+	const mid_run_counts_t *k = &r->counts;
+	json_t *ex = json_array();
+	for (size_t i = 0; i < r->nexamples; i++)
+		json_array_append_new(ex, json_pack("{s:s, s:s, s:s?, s:s}", "kind",
+		    mid_sync_kind_name(r->examples[i].kind), "external_id", r->examples[i].external_id,
+		    "person", r->examples[i].person_id[0] ? r->examples[i].person_id : NULL,
+		    "detail", r->examples[i].detail));
+	return json_pack("{s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s, "
+	                 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+	                 "s:I, s:I, s:I, s:I, s:I, s:o}",
+	    "run", (json_int_t)r->run_id, "binding", r->binding,
+	    "status", mid_run_status_name(r->status) ? mid_run_status_name(r->status) : "?",
+	    "dry_run", r->dry_run, "started", (json_int_t)r->started,
+	    "finished", (json_int_t)r->finished,
+	    "duration_ms", (json_int_t)(r->finished > r->started ? r->finished - r->started : 0),
+	    "source", r->source, "message", r->message,
+	    "counts", "seen", (json_int_t)k->seen, "created", (json_int_t)k->created,
+	    "updated", (json_int_t)k->updated, "unchanged", (json_int_t)k->unchanged,
+	    "suspended", (json_int_t)k->suspended, "pushed", (json_int_t)k->pushed,
+	    "failed", (json_int_t)k->failed, "disputed", (json_int_t)k->disputed,
+	    "rejected", (json_int_t)k->rejected,
+	    "purged", (json_int_t)r->purged, "conflicts", (json_int_t)r->conflicts,
+	    "delete_candidates", (json_int_t)r->delete_candidates,
+	    "delete_total", (json_int_t)r->delete_total,
+	    "outbox_pending", (json_int_t)r->outbox_pending, "examples", ex);
+}
+
+int mid_sync_run(mid_instance_t *in, const char *name, const mid_sync_opts_t *opts,
+                 mid_sync_report_t *rep, mid_error_t *err)
+{
+	static const mid_sync_opts_t dflt = { 0 };
+	sy_run_t R;
+	mid_pull_result_t res;
+	char *cursor = NULL;
+	int rc, outer = 0, leased = 0;
+	mid_error_t ferr = { 0 };
+
+	memset(rep, 0, sizeof *rep);
+	memset(&R, 0, sizeof R);
+	memset(&res, 0, sizeof res);
+	R.o = opts ? opts : &dflt;
+	R.in = in;
+	R.st = in->store;
+	R.rep = rep;
+	R.err = err;
+	snprintf(rep->binding, sizeof rep->binding, "%s", name);
+	rep->dry_run = R.o->dry_run;
+	rep->status = MID_RUN_RUNNING;
+	if (!R.st)
+		return mid_error_set(err, MID_EINVAL, 0, "sync needs the instance's store");
+	R.b = mid_config_binding(in->cfg, name);
+	if (!R.b) {
+		rep->status = MID_RUN_FAILED;
+		return mid_error_set(err, MID_ENOTFOUND, 0, "no binding named \"%s\" in %s", name,
+		                     in->cfg->path);
+	}
+	snprintf(R.actor, sizeof R.actor, "sync:%s", R.b->name);
+	snprintf(R.card_key, sizeof R.card_key, "card:%s", R.b->name);
+	R.outbound_self = (R.b->direction & MID_DIRECTION_OUTBOUND) != 0;
+	for (size_t i = 0; i < in->cfg->nbindings; i++) {
+		const mid_config_binding_t *ob = &in->cfg->bindings[i];
+		if (ob != R.b && ob->enabled && (ob->direction & MID_DIRECTION_OUTBOUND))
+			R.other_outbound = 1;
+	}
+	rep->started = sy_now(&R);
+
+	if (R.o->dry_run) {
+		/* everything below happens in this transaction, rolled back at the end */
+		if ((rc = mid_store_begin(R.st, err)))
+			goto done;
+		outer = 1;
+	}
+	if ((rc = sy_lease(&R)))
+		goto done;
+	leased = 1;
+	if (!R.o->dry_run &&
+	    (rc = mid_store_run_start(R.st, R.b->name, rep->started, 0, &R.run_id, err)))
+		goto done;
+	rep->run_id = R.run_id;
+	if ((rc = mid_conn_open(in, R.b, &R.conn, err)))
+		goto done;
+	if ((rc = mid_mapper_compile(R.conn->eff.mapping, &R.map, err)))
+		goto done;
+	if ((rc = mid_sync_authority(R.b->authority, R.auth, err)))
+		goto done;
+
+	if (R.b->direction & MID_DIRECTION_INBOUND) {
+		const mid_connector_t *d = &R.conn->mod->desc;
+		mid_pull_sink_t sink = { &R, sy_sink_record, sy_sink_reject, sy_sink_checkpoint,
+		                         sy_sink_progress };
+		mid_pull_req_t req = { MID_PULL_FULL, NULL, R.o->dry_run };
+		if (!d->pull) {
+			rc = mid_error_set(err, MID_ENOTSUP, 0, "binding %s: connector %s cannot pull "
+			                   "(set direction to outbound)", R.b->name, d->name);
+			goto done;
+		}
+		if ((rc = mid_store_cursor_get(R.st, R.b->name, &cursor, err)))
+			goto done;
+		if (!R.o->full && cursor && (d->capabilities & MID_CAP_PULL_SINCE)) {
+			req.mode = MID_PULL_SINCE;
+			req.cursor = cursor;
+		}
+		if ((rc = mid_store_link_each(R.st, R.b->name, sy_load_cb, &R.tab, err)))
+			goto done;
+		R.total_at_start = (int64_t)R.tab.n;
+		rc = d->pull(R.conn->inst, &req, &sink, &res, &ferr);
+		if (rc) {
+			if (err->code == 0) {
+				*err = ferr;
+				if (err->code == 0)
+					mid_error_set(err, rc, 0, "binding %s: the pull failed (%d)",
+					              R.b->name, rc);
+			}
+			if (R.in_txn) {
+				mid_store_rollback(R.st, NULL);
+				R.in_txn = 0;
+			}
+			goto done;
+		}
+		snprintf(rep->source, sizeof rep->source, "%s", res.source);
+		if ((rc = sy_commit(&R, 1)))
+			goto done;
+		if (res.complete && !res.nothing_new && (rc = sy_sweep(&R)))
+			goto done;
+	}
+	if (R.outbound_self && !R.o->dry_run && !R.o->no_push) {
+		mid_push_stats_t ps = { 0 };
+		if ((rc = mid_outbox_push(in, R.b, R.conn, NULL, 0, &ps, err)))
+			goto done;
+		rep->counts.pushed += ps.pushed;
+		rep->counts.failed += ps.retry + ps.dead;
+	}
+	if (R.outbound_self)
+		mid_store_outbox_count(R.st, R.b->name, MID_OUTBOX_PENDING, &rep->outbox_pending, NULL);
+	rc = MID_OK;
+done:
+	if (R.in_txn) {
+		mid_store_rollback(R.st, NULL);
+		R.in_txn = 0;
+	}
+	rep->finished = sy_now(&R);
+	if (rc == MID_OK) {
+		rep->status = MID_RUN_OK;
+		if (!rep->message[0])
+			snprintf(rep->message, sizeof rep->message, "%s%s",
+			         res.nothing_new ? "nothing new to read" : res.source[0] ? "read " : "",
+			         res.nothing_new ? "" : res.source);
+	} else if (rep->status != MID_RUN_STOPPED) {
+		rep->status = MID_RUN_FAILED;
+		snprintf(rep->message, sizeof rep->message, "%s", err->text);
+	}
+	if (outer) {
+		mid_store_rollback(R.st, NULL);
+	} else {
+		if (R.run_id) {
+			mid_error_t e2 = { 0 };
+			mid_store_run_finish(R.st, R.run_id, rep->finished, rep->status, &rep->counts,
+			                     rep->message, in->cfg->runs_kept, &e2);
+		}
+		if (leased)
+			mid_store_lease_release(R.st, R.lease, R.holder, NULL);
+	}
+	mid_conn_close(R.conn);
+	mid_mapper_free(R.map);
+	sy_table_free(&R.tab);
+	mid_arena_free(&R.arena);
+	free(R.pending_cursor);
+	free(cursor);
+	return rc;
+}
+
+int mid_sync_due(mid_instance_t *in, const mid_config_binding_t *b, int64_t now, int *due,
+                 int64_t *next_at, mid_error_t *err)
+{
+	mid_run_t *runs = NULL;
+	size_t n = 0;
+	int rc;
+	*due = 0;
+	if (next_at)
+		*next_at = 0;
+	if (!b->enabled || b->schedule_seconds <= 0)
+		return MID_OK;
+	if ((rc = mid_store_run_list(in->store, b->name, 1, &runs, &n, err)))
+		return rc;
+	int64_t next = n ? runs[0].started + b->schedule_seconds * 1000 : now;
+	free(runs);
+	if (next_at)
+		*next_at = next;
+	*due = now >= next;
+	return MID_OK;
+}
