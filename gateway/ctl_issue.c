@@ -64,7 +64,7 @@ static int ci_int(ctl_t *c, const char *s, int64_t *v)
 #define CI_GETOPT(c, argc, argv, shorts, longs, body)                                      \
 	do {                                                                                \
 		int ch_;                                                                    \
-		optind = 1;                                                                 \
+		optind = 0; /* 0: glibc re-initialises (and permutes) */       \
 		opterr = 0;                                                                 \
 		while ((ch_ = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {        \
 			if (ch_ == 'h')                                                     \
@@ -111,7 +111,7 @@ static int ci_person_args(ctl_t *c, int argc, char **argv, mid_person_t *p, int 
 {
 	mid_error_t e = { 0 };
 	*given = 0;
-	CI_GETOPT(c, argc, argv, "+h", ci_person_opts,
+	CI_GETOPT(c, argc, argv, "h", ci_person_opts,
 		case 'g': snprintf(p->given_name, sizeof p->given_name, "%s", optarg); (*given)++; break;
 		case 'f': snprintf(p->family_name, sizeof p->family_name, "%s", optarg); (*given)++; break;
 		case 'e': snprintf(p->email, sizeof p->email, "%s", optarg); (*given)++; break;
@@ -226,7 +226,7 @@ static int ci_people_status(ctl_t *c, int argc, char **argv, int what)
 	char id[MID_ID_LEN];
 	int rc, purge = 0;
 
-	CI_GETOPT(c, argc, argv, "+h", opts,
+	CI_GETOPT(c, argc, argv, "h", opts,
 		case 'p': if (what != 'd') return ctl_usage_err(c, "unknown option '--purge'");
 			purge = 1; break;
 	);
@@ -287,7 +287,7 @@ static int ci_cred_issue(ctl_t *c, int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	memset(&k, 0, sizeof k);
 	o.facility_code = -1;
-	CI_GETOPT(c, argc, argv, "+h", opts,
+	CI_GETOPT(c, argc, argv, "h", opts,
 		case 'f': o.format = optarg; break;
 		case 'F': if ((rc = ci_int(c, optarg, &o.facility_code)) >= 0) return rc; break;
 		case 'n': if ((rc = ci_int(c, optarg, &o.card_number)) >= 0) return rc; break;
@@ -331,7 +331,7 @@ static int ci_cred_status(ctl_t *c, int argc, char **argv, int what)
 	const char *reason = NULL;
 	int rc;
 
-	CI_GETOPT(c, argc, argv, "+h", opts, case 'r': reason = optarg; break;);
+	CI_GETOPT(c, argc, argv, "h", opts, case 'r': reason = optarg; break;);
 	if (optind + 1 != argc)
 		return ctl_usage_err(c, "give exactly one credential id");
 	if (!(in = ctl_instance(c, CI_STORE)))
@@ -434,7 +434,7 @@ static int ci_inv_create(ctl_t *c, int argc, char **argv)
 	char code[MID_INVITE_CODE_BUF];
 	int rc;
 
-	CI_GETOPT(c, argc, argv, "+h", opts,
+	CI_GETOPT(c, argc, argv, "h", opts,
 		case 'e': delivery = "email"; break;
 		case 's': delivery = "shown"; break;
 	);
@@ -467,7 +467,7 @@ static int ci_inv_resend(ctl_t *c, int argc, char **argv)
 	mid_instance_t *in;
 	char code[MID_INVITE_CODE_BUF];
 
-	CI_GETOPT(c, argc, argv, "+h", opts,
+	CI_GETOPT(c, argc, argv, "h", opts,
 		case 'e': delivery = "email"; break;
 		case 's': delivery = "shown"; break;
 	);
@@ -668,7 +668,7 @@ static int ci_readers_bundle(ctl_t *c, int argc, char **argv)
 	int64_t since = 0;
 	int rc, delta = 0;
 
-	CI_GETOPT(c, argc, argv, "+ho:", opts,
+	CI_GETOPT(c, argc, argv, "ho:", opts,
 		case 's': if ((rc = ci_int(c, optarg, &since)) >= 0) return rc; break;
 		case 'o': outp = optarg; break;
 	);
