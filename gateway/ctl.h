@@ -36,6 +36,7 @@ typedef struct ctl_group {
 /* The groups mobileidctl.c lists, in this order (each defined in its file). */
 extern const ctl_group_t ctl_group_admin;  /* ctl_admin.c: init, secret, status */
 extern const ctl_group_t ctl_group_core;   /* ctl_config.c: config, connectors */
+extern const ctl_group_t ctl_group_plugin; /* ctl_plugin.c: plugin list/show/enable/test */
 extern const ctl_group_t ctl_group_sync;   /* ctl_sync.c: sync, runs, people, outbox */
 extern const ctl_group_t ctl_group_issue;  /* ctl_issue.c: credentials, invitations, readers, keys */
 

@@ -16,7 +16,7 @@ gateway_mobileidd_LDADD = gateway/libmidcore.la
 
 bin_PROGRAMS += gateway/mobileidctl
 gateway_mobileidctl_SOURCES = gateway/mobileidctl.c gateway/ctl.c gateway/ctl.h \
-	gateway/ctl_admin.c gateway/ctl_config.c gateway/ctl_sync.c gateway/ctl_issue.c
+	gateway/ctl_admin.c gateway/ctl_config.c gateway/ctl_plugin.c gateway/ctl_sync.c gateway/ctl_issue.c
 gateway_mobileidctl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
 gateway_mobileidctl_LDADD = gateway/libmidcore.la
 

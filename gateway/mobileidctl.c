@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const ctl_group_t *const ctl_groups[] = {
-	&ctl_group_admin, &ctl_group_core, &ctl_group_sync, &ctl_group_issue,
+	&ctl_group_admin, &ctl_group_core, &ctl_group_plugin, &ctl_group_sync, &ctl_group_issue,
 };
 #define FOR_EACH_CMD(cmd) \
 	for (size_t g_ = 0; g_ < sizeof ctl_groups / sizeof ctl_groups[0]; g_++) \
