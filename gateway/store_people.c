@@ -410,8 +410,11 @@ int mid_store_credential_create(mid_store_t *st, mid_credential_t *c, mid_error_
 	       c->created, c->updated);
 	if (rc == MID_OK)
 		rc = mid_store_qdone(st, s, NULL, err);
-	if (rc == MID_ECONFLICT)
-		mid_error_set(err, rc, 0, "credential %s: %s", c->id, err ? err->text : "");
+	if (rc == MID_ECONFLICT && err) {
+		char why[sizeof err->text];
+		snprintf(why, sizeof why, "%s", err->text);
+		mid_error_set(err, rc, 0, "credential %s: %s", c->id, why);
+	}
 out:
 	return mid_store_tx_end(st, rc, err);
 }
