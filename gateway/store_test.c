@@ -732,6 +732,69 @@ static void test_leases(void)
 	}
 }
 
+/* Two processes creating the same new store at once: both succeed, the
+ * schema is migrated once. UUIDs stay unique across fork (the random
+ * buffer is dropped in the child). */
+static void test_processes(void)
+{
+	char parent_next[MID_ID_LEN], child_id[MID_ID_LEN] = "", first[MID_ID_LEN];
+	int pfd[2], status = 0, i, ok_open = 0;
+	mid_store_t *st = NULL;
+	mid_error_t err;
+	pid_t pid;
+
+	mid_uuid_new(first); /* fills the parent's buffer */
+	if (pipe(pfd) != 0)
+		diag("pipe");
+	pid = fork();
+	if (pid == 0) {
+		char id[MID_ID_LEN];
+		mid_store_t *c = NULL;
+		close(pfd[0]);
+		mid_uuid_new(id);
+		if (write(pfd[1], id, sizeof id) != (ssize_t)sizeof id)
+			_exit(3);
+		for (i = 0; i < 5; i++) {
+			if (mid_store_open(path_in("race.db"), MID_STORE_CREATE, &c, &err) == MID_OK) {
+				mid_store_close(c);
+				break;
+			}
+		}
+		_exit(i < 5 ? 0 : 1);
+	}
+	close(pfd[1]);
+	mid_uuid_new(parent_next);
+	if (read(pfd[0], child_id, sizeof child_id) != (ssize_t)sizeof child_id)
+		diag("read from child failed");
+	close(pfd[0]);
+	ok(strcmp(child_id, parent_next) != 0 && strcmp(child_id, first) != 0,
+	   "child and parent draw different ids (%s / %s)", child_id, parent_next);
+	mid_uuid_new(first);
+	ok(strlen(first) == 36 && first[14] == '7' && first[8] == '-', "version 7 UUID");
+	for (i = 0; i < 5 && !ok_open; i++) {
+		if (mid_store_open(path_in("race.db"), MID_STORE_CREATE, &st, &err) == MID_OK)
+			ok_open = 1;
+	}
+	waitpid(pid, &status, 0);
+	ok(ok_open && WIFEXITED(status), "two processes create the same store at once");
+	if (st) {
+		is_int(mid_store_schema_version(st), MID_STORE_SCHEMA_VERSION, "... migrated");
+		mid_store_close(st);
+	}
+	{
+		sqlite3 *db = NULL;
+		sqlite3_stmt *q = NULL;
+		int rows = -1;
+		sqlite3_open(path_in("race.db"), &db);
+		if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM schema_version", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			rows = sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+		is_int(rows, 1, "... once");
+	}
+}
+
 int main(void)
 {
 	mid_store_t *st;
@@ -751,6 +814,7 @@ int main(void)
 	test_txn(st);
 	mid_store_close(st);
 	test_leases();
+	test_processes();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cleanup of %s failed", dir);
