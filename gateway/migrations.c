@@ -110,9 +110,7 @@ static const char m1[] =
 	"  etag TEXT NOT NULL DEFAULT '',\n"
 	"  updated INTEGER NOT NULL,\n"
 	"  UNIQUE (binding, external_id));\n"
-	/* No index on links(person_id): it would cost a quarter of a bulk
-	 * import's writes; listing a person's links and a purge scan the
-	 * table instead (rare, explicit operations). */
+	"CREATE INDEX links_person ON links(person_id);\n"
 
 	"CREATE TABLE cursors (binding TEXT PRIMARY KEY, cursor TEXT NOT NULL,\n"
 	"  updated INTEGER NOT NULL);\n"

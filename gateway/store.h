@@ -135,9 +135,7 @@ int mid_store_person_find_email(mid_store_t *st, const char *email,
 int mid_store_person_set_status(mid_store_t *st, const char *id, int status,
                                 mid_error_t *err);
 /* Remove the person row (explicit purge). Links and invitations go with it;
- * credentials stay (person set to NULL) for the revocation list. Scans the
- * links table (there is no index on links.person_id, to keep bulk imports
- * cheap). */
+ * credentials stay (person set to NULL) for the revocation list. */
 int mid_store_person_purge(mid_store_t *st, const char *id, mid_error_t *err);
 /* List people ordered by family name, given name, id. status 0 = all.
  * *out is a new array of *n people (free with mid_person_list_free). */
@@ -393,7 +391,7 @@ int mid_store_link_set_sent(mid_store_t *st, const char *binding,
                             const char *etag, mid_error_t *err);
 int mid_store_link_remove(mid_store_t *st, const char *binding,
                           const char *external_id, mid_error_t *err);
-/* Links of a person (any binding); scans the links table. */
+/* Links of a person (any binding; indexed). */
 int mid_store_link_list_person(mid_store_t *st, const char *person_id,
                                mid_link_t **out, size_t *n, mid_error_t *err);
 /* Count links of `binding` with seen_run < run (sweep candidates after a
