@@ -92,6 +92,7 @@ struct mid_api {
 	pthread_key_t key;
 	int key_made;
 	pthread_mutex_t mu;          /* guards ctxs and reasons */
+	pthread_mutex_t wmu;         /* serialises hot-path store writes */
 	api_tls_ctx_t *ctxs;
 	char *tls_cert, *tls_key;    /* PEM text; the key is wiped on stop */
 	size_t tls_key_len;
@@ -290,6 +291,16 @@ const char *mid_api_header(mid_api_req_t *r, const char *name)
 const char *mid_api_query(mid_api_req_t *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void mid_api_write_lock(mid_api_t *api)
+{
+	pthread_mutex_lock(&api->wmu);
+}
+
+void mid_api_write_unlock(mid_api_t *api)
+{
+	pthread_mutex_unlock(&api->wmu);
 }
 
 /* ---- metrics ---------------------------------------------------------------------- */
@@ -822,6 +833,7 @@ static void api_free(mid_api_t *api)
 	if (api->key_made)
 		pthread_key_delete(api->key);
 	pthread_mutex_destroy(&api->mu);
+	pthread_mutex_destroy(&api->wmu);
 	if (api->tls_key) {
 		sodium_memzero(api->tls_key, api->tls_key_len);
 		free(api->tls_key);
@@ -864,6 +876,7 @@ int mid_api_start(mid_instance_t *in, mid_api_t **out, mid_error_t *err)
 	if (!api)
 		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 	pthread_mutex_init(&api->mu, NULL);
+	pthread_mutex_init(&api->wmu, NULL);
 	api->in = in;
 	api->max_body = cfg->http.max_body_bytes ? cfg->http.max_body_bytes : 65536;
 	api->req_count = calloc(API_NROUTES + 1, sizeof *api->req_count);

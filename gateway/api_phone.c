@@ -75,8 +75,10 @@ int mid_api_phone_auth(mid_api_req_t *r)
 		return mid_api_problem(r, 401, "bad-signature", "Unauthenticated",
 		                       "the device signature does not verify"), 1;
 	snprintf(scope, sizeof scope, "device:%s", d.id);
+	mid_api_write_lock(r->api);
 	rc = mid_store_nonce_use(r->inst.store, scope, nonce,
 	                         (int64_t)(t + PHONE_SKEW_S + 1) * 1000, &fresh, &err);
+	mid_api_write_unlock(r->api);
 	if (rc != MID_OK)
 		return mid_api_error(r, &err), 1;
 	if (!fresh)

@@ -188,8 +188,10 @@ int mid_api_h_reader_verify(mid_api_req_t *r)
 			goto out;
 		}
 		snprintf(scope, sizeof scope, "reader:%s", r->auth.reader_id);
+		mid_api_write_lock(r->api);
 		rc = mid_store_nonce_use(r->inst.store, scope, nonce_hex,
 		                         now + 2 * VERIFY_CHALLENGE_TTL_S * 1000, &fresh, &err);
+		mid_api_write_unlock(r->api);
 		if (rc != MID_OK) {
 			mid_api_error(r, &err);
 			goto out;
