@@ -951,8 +951,9 @@ int mid_canon_from_json(const json_t *person, mid_arena_t *a, mid_canon_t *out,
 		const char **keys = mid_arena_alloc(a, json_object_size(v) * sizeof *keys);
 		if (!keys)
 			goto nomem;
-		json_object_foreach(v, k, v) {
-			(void)v;
+		json_t *av;
+		json_object_foreach(v, k, av) {
+			(void)av;
 			keys[n++] = k;
 		}
 		for (size_t i = 1; i < n; i++)
