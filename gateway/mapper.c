@@ -27,8 +27,16 @@ int mid_cf_parse(const char *name)
 	for (int i = 0; i < MID_CF_N; i++)
 		if (strcmp(name, mp_names[i]) == 0)
 			return i;
+	/* The names of schemas/person.schema.json, which profiles and the
+	 * config validator use, are accepted as aliases. */
 	if (strcmp(name, "mobile_phone") == 0)
 		return MID_CF_MOBILE;
+	if (strcmp(name, "credential.facility_code") == 0)
+		return MID_CF_FACILITY_CODE;
+	if (strcmp(name, "credential.card_number") == 0)
+		return MID_CF_CARD_NUMBER;
+	if (strcmp(name, "credential.format") == 0 || strcmp(name, "credential.card_format") == 0)
+		return MID_CF_CARD_FORMAT;
 	return -1;
 }
 
