@@ -2,7 +2,8 @@
  *
  * The store (gateway/store*.c) is written only against this table of
  * functions and portable SQL: `?` placeholders, INTEGER/TEXT/BLOB columns,
- * INSERT ... ON CONFLICT ... DO UPDATE, INSERT ... RETURNING. A driver maps
+ * INSERT ... ON CONFLICT ... DO UPDATE, INSERT ... RETURNING (off the hot
+ * paths). A driver maps
  * what its engine needs (PostgreSQL: `?` -> `$n`, BLOB -> BYTEA, INTEGER ->
  * BIGINT); see docs/store.md.
  *
@@ -70,6 +71,11 @@ typedef struct mid_db_driver {
 	int (*rollback)(mid_db_t *db, mid_error_t *err);
 	/* Rows changed by the last completed INSERT/UPDATE/DELETE on db. */
 	int64_t (*changes)(mid_db_t *db);
+	/* The integer id of the row the last INSERT on db created (SQLite:
+	 * last_insert_rowid; PostgreSQL: lastval()). The store uses it instead
+	 * of INSERT ... RETURNING on hot paths: SQLite materializes RETURNING
+	 * rows in a temporary b-tree, which cost a quarter of a bulk import. */
+	int64_t (*last_insert_id)(mid_db_t *db);
 	/* The engine's text for the last error on db (static or owned by db). */
 	const char *(*last_error)(mid_db_t *db);
 } mid_db_driver_t;

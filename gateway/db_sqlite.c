@@ -283,6 +283,11 @@ static int64_t sq_changes(mid_db_t *db)
 	return sqlite3_changes64(db->h);
 }
 
+static int64_t sq_last_insert_id(mid_db_t *db)
+{
+	return sqlite3_last_insert_rowid(db->h);
+}
+
 static const char *sq_last_error(mid_db_t *db)
 {
 	return sqlite3_errmsg(db->h);
@@ -309,5 +314,6 @@ const mid_db_driver_t mid_db_sqlite = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.changes = sq_changes,
+	.last_insert_id = sq_last_insert_id,
 	.last_error = sq_last_error,
 };

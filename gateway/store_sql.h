@@ -104,11 +104,10 @@ SQ(TOKEN_LIST, "SELECT hash, name, created FROM admin_tokens ORDER BY name")
 SQ(LINK_GET, "SELECT " LINK_COLS " FROM links WHERE binding=? AND external_id=?")
 SQ(LINK_LOOKUP, "SELECT id, person_id, recv_hash FROM links WHERE binding=? AND "
    "external_id=?")
-SQ(LINK_UPSERT, "INSERT INTO links (binding, external_id, person_id, recv_hash, sent_hash, "
-   "seen_run, etag, updated) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (binding, external_id) "
-   "DO UPDATE SET person_id=excluded.person_id, recv_hash=excluded.recv_hash, "
-   "sent_hash=excluded.sent_hash, seen_run=excluded.seen_run, etag=excluded.etag, "
-   "updated=excluded.updated RETURNING id")
+SQ(LINK_UPDATE, "UPDATE links SET person_id=?, recv_hash=?, sent_hash=?, seen_run=?, "
+   "etag=?, updated=? WHERE binding=? AND external_id=?")
+SQ(LINK_INSERT, "INSERT INTO links (binding, external_id, person_id, recv_hash, sent_hash, "
+   "seen_run, etag, updated) VALUES (?,?,?,?,?,?,?,?)")
 SQ(LINK_SEEN, "UPDATE links SET seen_run=? WHERE binding=? AND external_id=?")
 SQ(LINK_SET_SENT, "UPDATE links SET sent_hash=?, etag=COALESCE(?, etag), updated=? "
    "WHERE binding=? AND external_id=?")
@@ -131,7 +130,7 @@ SQ(CURSOR_DEL, "DELETE FROM cursors WHERE binding=?")
 /* outbox */
 SQ(OUT_INSERT, "INSERT INTO outbox (binding, person_id, op, payload, attempts, "
    "next_attempt_at, state, last_error, created, updated) "
-   "VALUES (?,?,?,?,0,?,'pending','',?,?) RETURNING id")
+   "VALUES (?,?,?,?,0,?,'pending','',?,?)")
 SQ(OUT_NEXT, "SELECT " OUTBOX_COLS " FROM outbox WHERE binding=? AND state='pending' "
    "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1")
 SQ(OUT_GET, "SELECT " OUTBOX_COLS " FROM outbox WHERE id=?")
@@ -161,7 +160,7 @@ SQ(RUN_LIST, "SELECT " RUN_COLS " FROM runs WHERE (? = '' OR binding = ?) "
 
 /* audit */
 SQ(AUDIT_INSERT, "INSERT INTO audit (time, actor, action, subject, detail) "
-   "VALUES (?,?,?,?,?) RETURNING id")
+   "VALUES (?,?,?,?,?)")
 SQ(AUDIT_LIST, "SELECT id, time, actor, action, subject, detail FROM audit WHERE "
    "(? = '' OR subject = ?) AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?")
 

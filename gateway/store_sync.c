@@ -100,26 +100,33 @@ int mid_store_link_lookup(mid_store_t *st, const char *binding, const char *exte
 
 int mid_store_link_upsert(mid_store_t *st, mid_link_t *l, mid_error_t *err)
 {
+	const void *rh, *sh;
 	mid_db_stmt_t *s;
-	int rc;
+	int64_t n = 0;
+	int rc, found = 0;
+
 	if ((rc = mid_store_chklen("binding", l->binding, sizeof l->binding, err)) ||
 	    (rc = mid_store_chklen("external_id", l->external_id, sizeof l->external_id, err)))
 		return rc;
 	l->updated = mid_store_now(st);
-	rc = Q(st, MID_SQ_LINK_UPSERT, &s, err, "ttthhiti", l->binding, l->external_id,
-	       l->person_id, l->has_recv ? (const void *)l->recv_hash : NULL,
-	       l->has_sent ? (const void *)l->sent_hash : NULL, l->seen_run, l->etag,
-	       l->updated);
-	if (rc)
+	rh = l->has_recv ? (const void *)l->recv_hash : NULL;
+	sh = l->has_sent ? (const void *)l->sent_hash : NULL;
+	/* UPDATE, then INSERT when nothing matched: no RETURNING on this hot
+	 * path (see db.h last_insert_id). The caller's transaction, or the
+	 * UNIQUE constraint, keeps two writers from inserting the same link. */
+	rc = Q(st, MID_SQ_LINK_UPDATE, &s, err, "thhititt", l->person_id, rh, sh, l->seen_run,
+	       l->etag, l->updated, l->binding, l->external_id);
+	if (rc || (rc = mid_store_qdone(st, s, &n, err)))
 		return rc;
-	if (ROW(s, rc)) {
-		l->id = COLI(s, 0);
-		rc = MID_OK;
-	} else if (rc == MID_DB_DONE) {
-		rc = mid_error_set(err, MID_EINTERNAL, 0, "link upsert returned no id");
-	}
-	mid_store_qend(st, s);
-	return rc;
+	if (n > 0)
+		return mid_store_link_lookup(st, l->binding, l->external_id, &found, NULL, NULL,
+		                             &l->id, err);
+	rc = Q(st, MID_SQ_LINK_INSERT, &s, err, "ttthhiti", l->binding, l->external_id,
+	       l->person_id, rh, sh, l->seen_run, l->etag, l->updated);
+	if (rc || (rc = mid_store_qdone(st, s, NULL, err)))
+		return rc;
+	l->id = st->drv->last_insert_id(st->db);
+	return MID_OK;
 }
 
 int mid_store_link_mark_seen(mid_store_t *st, const char *binding, const char *external_id,
@@ -309,17 +316,11 @@ int mid_store_outbox_enqueue(mid_store_t *st, const char *binding, const char *p
 		return mid_error_set(err, MID_EINVAL, 0, "outbox op %d is not valid", op);
 	rc = Q(st, MID_SQ_OUT_INSERT, &s, err, "ttitiii", binding, person_id ? person_id : "",
 	       (int64_t)op, payload, now, now, now);
-	if (rc)
+	if (rc || (rc = mid_store_qdone(st, s, NULL, err)))
 		return rc;
-	if (ROW(s, rc)) {
-		if (id)
-			*id = COLI(s, 0);
-		rc = MID_OK;
-	} else if (rc == MID_DB_DONE) {
-		rc = mid_error_set(err, MID_EINTERNAL, 0, "outbox insert returned no id");
-	}
-	mid_store_qend(st, s);
-	return rc;
+	if (id)
+		*id = st->drv->last_insert_id(st->db);
+	return MID_OK;
 }
 
 static int outbox_one(mid_store_t *st, mid_db_stmt_t *s, const char *what,
@@ -640,17 +641,11 @@ int mid_store_audit_append(mid_store_t *st, const char *actor, const char *actio
 		return rc;
 	rc = Q(st, MID_SQ_AUDIT_INSERT, &s, err, "itttt", mid_store_now(st), actor ? actor : "",
 	       action ? action : "", subject ? subject : "", detail_json);
-	if (rc)
+	if (rc || (rc = mid_store_qdone(st, s, NULL, err)))
 		return rc;
-	if (ROW(s, rc)) {
-		if (id)
-			*id = COLI(s, 0);
-		rc = MID_OK;
-	} else if (rc == MID_DB_DONE) {
-		rc = mid_error_set(err, MID_EINTERNAL, 0, "audit insert returned no id");
-	}
-	mid_store_qend(st, s);
-	return rc;
+	if (id)
+		*id = st->drv->last_insert_id(st->db);
+	return MID_OK;
 }
 
 int mid_store_audit_list(mid_store_t *st, const char *subject, int64_t before, int64_t limit,
