@@ -125,7 +125,8 @@ int mid_store_person_get(mid_store_t *st, const char *id, mid_person_t *out,
                          mid_error_t *err);
 /* Find by employee id / by folded email (pass the raw email: the store folds
  * it). With several matches (*n > 1) the caller has a dispute. Fills up to
- * `max` ids into ids[] and sets *n to the total number of matches. */
+ * `max` ids into ids[] (in no particular order) and sets *n to the total
+ * number of matches. */
 int mid_store_person_find_employee(mid_store_t *st, const char *employee_id,
                                    char (*ids)[MID_ID_LEN], size_t max, size_t *n,
                                    mid_error_t *err);
@@ -391,7 +392,7 @@ int mid_store_link_set_sent(mid_store_t *st, const char *binding,
                             const char *etag, mid_error_t *err);
 int mid_store_link_remove(mid_store_t *st, const char *binding,
                           const char *external_id, mid_error_t *err);
-/* Links of a person (any binding; indexed). */
+/* Links of a person (any binding; indexed; in no particular order). */
 int mid_store_link_list_person(mid_store_t *st, const char *person_id,
                                mid_link_t **out, size_t *n, mid_error_t *err);
 /* Count links of `binding` with seen_run < run (sweep candidates after a
