@@ -118,7 +118,7 @@ void mid_daemon_tick(mid_daemon_t *d)
 				mid_sync_report_t rep = { 0 };
 				int rc = mid_sync_run(in, b->name, &opts, &rep, &err);
 				if (rc == MID_OK)
-					mid_log(MID_LOG_INFO, "binding %s: run %lld ok: %lld seen, %lld created, "
+					mid_log(MID_LOG_NOTICE, "binding %s: run %lld ok: %lld seen, %lld created, "
 					        "%lld updated, %lld unchanged, %lld suspended, %lld pushed, "
 					        "%lld failed, %lld disputed, %lld rejected", b->name,
 					        (long long)rep.run_id, (long long)rep.counts.seen,

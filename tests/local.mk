@@ -26,5 +26,5 @@ tests_modules_bk_failopen_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_FAILOPEN -DBROKE
 tests_modules_bk_failopen_la_LDFLAGS = -module $(BK_FLAGS)
 
 # Shell integration tests of the CLI and the daemon.
-TESTS += tests/integration/cli_basics.sh tests/integration/daemon.sh
-EXTRA_DIST += tests/integration/lib.sh tests/integration/cli_basics.sh tests/integration/daemon.sh
+TESTS += tests/integration/cli_basics.sh tests/integration/daemon.sh tests/integration/daemon_sync.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/cli_basics.sh tests/integration/daemon.sh tests/integration/daemon_sync.sh

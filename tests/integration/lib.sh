@@ -14,6 +14,7 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 export PATH="$top_builddir/gateway:$top_builddir/reader:$top_builddir/tools:$PATH"
 export MOBILEID_MODULE_PATH="${MOBILEID_MODULE_PATH:-$top_builddir/connectors/null/.libs:$top_builddir/connectors/csv/.libs}"
+export MOBILEID_PLUGIN_DIR="${MOBILEID_PLUGIN_DIR:-$top_srcdir/plugins}"
 unset MOBILEID_CONFIG
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mobileid-test.XXXXXX")
