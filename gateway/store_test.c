@@ -9,6 +9,7 @@
 
 #include "tests/tap.h"
 #include "gateway/store.h"
+#include "gateway/store_int.h" /* statement texts for the plan check */
 
 static char dir[] = "/tmp/mid_store_test.XXXXXX";
 static int64_t fake_now = 1700000000000LL;
@@ -795,6 +796,51 @@ static void test_processes(void)
 	}
 }
 
+/* Statements run per record of a sync must not build a temporary b-tree
+ * (OpenEphemeral) or a sorter: SQLite's IN lists, RETURNING and ORDER BY
+ * without a matching index do, and cost a quarter of a bulk import. */
+static void test_hot_plans(void)
+{
+	static const int hot[] = {
+		MID_SQ_PERSON_INSERT, MID_SQ_PERSON_UPDATE, MID_SQ_PERSON_GET,
+		MID_SQ_PERSON_FIND_EMP, MID_SQ_PERSON_FIND_EMAIL, MID_SQ_PERSON_SET_STATUS,
+		MID_SQ_CRED_INSERT, MID_SQ_CRED_VALUE, MID_SQ_PACS_VALUE, MID_SQ_PACS_ADD,
+		MID_SQ_PACS_REMOVE, MID_SQ_LINK_LOOKUP, MID_SQ_LINK_UPDATE, MID_SQ_LINK_INSERT,
+		MID_SQ_LINK_SEEN, MID_SQ_LINK_SET_SENT, MID_SQ_LINK_LIST_PERSON, MID_SQ_LINK_EACH,
+		MID_SQ_CURSOR_SET, MID_SQ_OUT_INSERT, MID_SQ_AUDIT_INSERT, MID_SQ_NONCE_USE,
+	};
+	sqlite3 *db = NULL;
+	size_t i;
+	int bad = 0;
+
+	if (sqlite3_open(path_in("main.db"), &db) != SQLITE_OK) {
+		ok(0, "open main.db for plans");
+		return;
+	}
+	sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+	for (i = 0; i < sizeof hot / sizeof hot[0]; i++) {
+		char q[4096];
+		sqlite3_stmt *s = NULL;
+		snprintf(q, sizeof q, "EXPLAIN %s", mid_store_sql[hot[i]]);
+		if (sqlite3_prepare_v2(db, q, -1, &s, NULL) != SQLITE_OK) {
+			diag("prepare %d: %s", hot[i], sqlite3_errmsg(db));
+			bad++;
+			continue;
+		}
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			const char *op = (const char *)sqlite3_column_text(s, 1);
+			if (op && (strstr(op, "Ephemeral") || strstr(op, "Sorter"))) {
+				diag("%s uses %s", mid_store_sql[hot[i]], op);
+				bad++;
+				break;
+			}
+		}
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	is_int(bad, 0, "no temporary b-tree or sorter in per-record statements");
+}
+
 int main(void)
 {
 	mid_store_t *st;
@@ -813,6 +859,7 @@ int main(void)
 	test_sync_tables(st);
 	test_txn(st);
 	mid_store_close(st);
+	test_hot_plans();
 	test_leases();
 	test_processes();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
