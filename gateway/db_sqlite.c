@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,6 +91,16 @@ static int sq_create_file(const char *path, mid_error_t *err)
 	return MID_OK;
 }
 
+static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
+
+/* Process-wide and only possible before SQLite initializes: skip the
+ * allocator's statistics (a mutex per malloc). Harmless if the program
+ * already used SQLite (the call is then refused). */
+static void sq_global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *target, unsigned flags, int busy_timeout_ms,
                    mid_db_t **out, mid_error_t *err)
 {
@@ -98,10 +109,7 @@ static int sq_open(const char *target, unsigned flags, int busy_timeout_ms,
 	sqlite3_stmt *s = NULL;
 
 	*out = NULL;
-	/* Process-wide and only possible before SQLite initializes: skip
-	 * the allocator's statistics (a mutex per malloc). Harmless if it is
-	 * too late. */
-	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	pthread_once(&sq_once, sq_global_init);
 	db = calloc(1, sizeof *db);
 	if (!db || !(db->path = strdup(target))) {
 		ret = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
