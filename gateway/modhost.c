@@ -318,6 +318,8 @@ void mid_modhost_scan(mid_modhost_t *mh, mid_modhost_visit_fn found, void *ctx)
 /* ---- host function table ---------------------------------------------- */
 
 static void ht_log(void *ctx, int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void ht_log(void *ctx, int level, const char *fmt, va_list ap)
 {
 	mid_hosttab_t *t = ctx;
 	char line[1024];
