@@ -13,7 +13,7 @@ set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 export PATH="$top_builddir/gateway:$top_builddir/reader:$top_builddir/tools:$PATH"
-export MOBILEID_MODULE_PATH="${MOBILEID_MODULE_PATH:-$top_builddir/connectors/null/.libs:$top_builddir/connectors/csv/.libs}"
+export MOBILEID_MODULE_PATH="${MOBILEID_MODULE_PATH:-$top_builddir/connectors/null/.libs:$top_builddir/connectors/csv/.libs:$top_builddir/connectors/rest/.libs}"
 export MOBILEID_PLUGIN_DIR="${MOBILEID_PLUGIN_DIR:-$top_srcdir/plugins}"
 unset MOBILEID_CONFIG
 

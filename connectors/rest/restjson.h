@@ -1,0 +1,100 @@
+/* connectors/rest/restjson.h -- JSON helpers of the REST connector: strict
+ * bounded parsing, dotted paths, flattening a record into mid_field_t
+ * fields, and templates (text and JSON bodies).
+ *
+ * Pure functions over jansson values: no I/O, no host, no globals, so the
+ * fuzz target and the unit tests reach them directly.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "mobileid/connector.h"
+
+/* ---- a growable buffer ----------------------------------------------------- */
+
+typedef struct rj_buf {
+	char *p;
+	size_t len, cap;
+} rj_buf_t;
+
+/* Append n bytes (always NUL-terminated); 0 or -1 (no memory). */
+int rj_buf_add(rj_buf_t *b, const char *s, size_t n);
+/* Append a NUL-terminated string. */
+int rj_buf_adds(rj_buf_t *b, const char *s);
+/* Release the buffer and zero it. */
+void rj_buf_free(rj_buf_t *b);
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+/* Parse a response body strictly: JSON_REJECT_DUPLICATES, at most max_depth
+ * levels of nesting, any JSON value at the top. Returns the value (caller
+ * decrefs) or NULL with err filled (MID_EPROTO, permanent). */
+json_t *rj_parse(const char *body, size_t len, int max_depth, mid_error_t *err);
+
+/* ---- paths ---------------------------------------------------------------------- */
+
+/* The value at a dotted path ("Resources", "name.givenName", "emails.0.value",
+ * "[urn:x:y:2.0:User].employeeNumber"); "" or NULL is doc itself. Array
+ * elements are reached by decimal index. Borrowed reference or NULL. */
+json_t *rj_path_get(json_t *doc, const char *path);
+
+/* A scalar at a path as text into out (strings as they are, integers and
+ * reals printed, true/false). Returns 1 when a non-empty scalar was found,
+ * 0 otherwise (out is ""). */
+int rj_path_text(json_t *doc, const char *path, char *out, size_t outsz);
+
+/* ---- flattening ------------------------------------------------------------------ */
+
+/* Fields of one flattened record. Storage is owned here and reused by the
+ * next rj_flatten call on the same struct. */
+typedef struct rj_fields {
+	mid_field_t *f;
+	size_t n, cap;
+	/* storage */
+	char *pool;              /* names and values, NUL-terminated */
+	size_t plen, pcap;
+	const char **vals;       /* value pointers; fields point into it */
+	size_t nvals, vcap;
+	/* pool offsets, resolved into pointers when flattening ends */
+	size_t *name_off;
+	size_t *val_off;
+	size_t *first_val;
+} rj_fields_t;
+
+/* Flatten `rec` (an object) into fields as connectors/rest/README.md
+ * describes (dotted names, indexes, [type] aliases, scalar arrays as
+ * multi-valued fields). `omit` lists path prefixes left out (may be NULL).
+ * Nesting deeper than max_depth fails. Returns MID_OK or MID_EPROTO /
+ * MID_ENOMEM with err filled. */
+int rj_flatten(const json_t *rec, const char *const *omit, size_t nomit, int max_depth,
+               rj_fields_t *out, mid_error_t *err);
+/* Release the storage of a fields struct. */
+void rj_fields_free(rj_fields_t *f);
+
+/* ---- templates ----------------------------------------------------------------------- */
+
+/* Where template values come from: return 1 and set *values and *n when `name`
+ * is known (names starting with '$' are variables), 0 when absent. */
+typedef int (*rj_lookup_fn)(void *ctx, const char *name, const char *const **values,
+                            size_t *n);
+
+enum rj_enc { RJ_ENC_NONE = 0, RJ_ENC_URL = 1 };
+
+/* Expand a text template into out (appended). Absent placeholders expand to
+ * nothing and are counted in *absent (may be NULL). enc: how values are
+ * encoded (RJ_ENC_URL percent-encodes everything but unreserved
+ * characters). Returns MID_OK, or MID_EINVAL with err (bad placeholder,
+ * bad modifier, value not of the modifier's type). */
+int rj_expand_text(const char *tmpl, rj_lookup_fn lookup, void *ctx, int enc, rj_buf_t *out,
+                   size_t *absent, mid_error_t *err);
+
+/* Expand a JSON body template (see README "Templates"). Returns a new
+ * value in *out (caller decrefs) or an error; a top-level value whose
+ * placeholders are all absent still gives an empty object/array. */
+int rj_expand_json(const json_t *tmpl, rj_lookup_fn lookup, void *ctx, json_t **out,
+                   mid_error_t *err);
+
+/* Whether a template string contains a placeholder. */
+int rj_has_placeholder(const char *s);
