@@ -165,10 +165,12 @@ out:
 
 #define SECRET_MAX (64 * 1024)
 
+/* The same rule as $defs.secret in schemas/config.schema.json. */
 static int secret_name_ok(const char *n)
 {
 	size_t l = strlen(n);
-	if (l == 0 || l > 63)
+	if (l == 0 || l > 64 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') ||
+	                          (n[0] >= '0' && n[0] <= '9')))
 		return 0;
 	for (const char *p = n; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -184,7 +186,7 @@ static int ctl_secret_set(ctl_t *c, int argc, char **argv)
 		return rc;
 	const char *name = argv[optind];
 	if (!secret_name_ok(name))
-		return ctl_usage_err(c, "secret name \"%s\" must be 1-63 characters of A-Z a-z 0-9 . _ -", name);
+		return ctl_usage_err(c, "secret name \"%s\" must be 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit", name);
 	mid_instance_t *in = ctl_instance(c, MID_INST_SECRETS);
 	if (!in)
 		return CTL_FAIL;
@@ -413,7 +415,7 @@ static int ctl_status(ctl_t *c, int argc, char **argv)
 
 static const ctl_cmd_t admin_cmds[] = {
 	{ "init", ctl_init, "create a new instance: config, master key, store, issuer key",
-	  "init [--site-name NAME] DIR\n\n"
+	  "init [-n|--site-name NAME] DIR\n\n"
 	  "Create a ready gateway instance in DIR (which must not exist or be empty):\n"
 	  "  DIR/mobileidd.json  the config (site id, SQLite store, defaults)\n"
 	  "  DIR/master.key      32 random bytes, mode 0600: encrypts secrets and keys\n"

@@ -295,10 +295,18 @@ static int ctl_plugin_enable(ctl_t *c, int argc, char **argv)
 {
 	const char *name = NULL, *binding = NULL;
 	int dry = 0;
+	/* NAME is the first word that is neither a flag nor a flag's value
+	 * (every flag but --dry-run takes a value, as --flag VALUE or
+	 * --flag=VALUE). */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return ctl_help(c);
-		if (argv[i][0] != '-' && !name)
+		if (argv[i][0] == '-') {
+			if (strcmp(argv[i], "--dry-run") != 0 && !strchr(argv[i], '='))
+				i++;
+			continue;
+		}
+		if (!name)
 			name = argv[i];
 	}
 	if (!name)
@@ -317,7 +325,7 @@ static int ctl_plugin_enable(ctl_t *c, int argc, char **argv)
 	/* Flags: --binding NAME, --dry-run, and one per required setting. */
 	char **given = calloc((size_t)argc, sizeof *given);
 	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] != '-' || argv[i] == name)
+		if (argv[i][0] != '-')
 			continue;
 		char flag[128];
 		const char *eq = strchr(argv[i], '=');

@@ -59,7 +59,6 @@ int mid_daemon_start(const mid_config_t *cfg, mid_daemon_t **out, mid_error_t *e
 		free(d);
 		return rc;
 	}
-	mid_log(MID_LOG_INFO, "HTTP API listening on port %u", (unsigned)mid_api_port(d->api));
 	d->next_at = dm_now();
 	*out = d;
 	return MID_OK;

@@ -31,12 +31,33 @@ static void usage(FILE *out)
 	    "Options:\n"
 	    "  -c, --config FILE  the gateway config (default: %s)\n"
 	    "      --json         machine-readable output on stdout\n"
+	    "  -q, --quiet        print nothing on success (errors still go to stderr)\n"
 	    "  -h, --help         this text\n"
 	    "      --version      print the version\n\n"
 	    "Commands:\n", mid_default_config_path());
-	FOR_EACH_CMD(cmd)
-		fprintf(out, "  %-22s %s\n", cmd->name, cmd->summary);
-	fprintf(out, "\nExit status: 0 done, 1 failed, 2 usage error.\n");
+	/* Grouped by their first word, in order of first appearance. */
+	const char *firsts[64];
+	size_t nf = 0;
+	FOR_EACH_CMD(cmd) {
+		size_t l = strcspn(cmd->name, " ");
+		int seen = 0;
+		for (size_t i = 0; i < nf; i++)
+			if (strlen(firsts[i]) >= l && strncmp(firsts[i], cmd->name, l) == 0 &&
+			    (firsts[i][l] == ' ' || firsts[i][l] == '\0'))
+				seen = 1;
+		if (!seen && nf < 64)
+			firsts[nf++] = cmd->name;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		size_t l = strcspn(firsts[i], " ");
+		FOR_EACH_CMD(cmd)
+			if (strncmp(cmd->name, firsts[i], l) == 0 &&
+			    (cmd->name[l] == ' ' || cmd->name[l] == '\0'))
+				fprintf(out, "  %-22s %s\n", cmd->name, cmd->summary);
+	}
+	fprintf(out, "\nEnvironment: MOBILEID_CONFIG (default config file), MOBILEID_MODULE_PATH,\n"
+	             "MOBILEID_PLUGIN_DIR (colon-separated folders searched first).\n"
+	             "Exit status: 0 done, 1 failed, 2 usage error.\n");
 }
 
 /* Find the command named by argv[0] (and argv[1] for two-word commands).
@@ -119,10 +140,10 @@ int main(int argc, char **argv)
 	const ctl_cmd_t *cmd = find_cmd(argc - optind, argv + optind, &words);
 	if (!cmd) {
 		const char *w = argv[optind];
-		int help = optind + 1 >= argc || strcmp(argv[optind + 1], "--help") == 0 ||
-		           strcmp(argv[optind + 1], "-h") == 0;
+		int help = optind + 1 < argc && (strcmp(argv[optind + 1], "--help") == 0 ||
+		                                 strcmp(argv[optind + 1], "-h") == 0);
 		if (group_help(w, help ? stdout : stderr)) {
-			if (help && optind + 1 < argc)
+			if (help)
 				return CTL_OK;
 			if (optind + 1 < argc)
 				fprintf(stderr, "mobileidctl: unknown subcommand '%s %s'\n", w, argv[optind + 1]);

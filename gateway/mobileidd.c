@@ -38,7 +38,13 @@ static void usage(FILE *out)
 	    "  -h, --help         this text\n"
 	    "      --version      print the version\n\n"
 	    "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads the config\n"
-	    "(a config that does not validate is refused and the old one stays).\n",
+	    "(a config that does not validate is refused and the old one stays).\n\n"
+	    "Environment: MOBILEID_CONFIG (the default config file),\n"
+	    "MOBILEID_MODULE_PATH and MOBILEID_PLUGIN_DIR (colon-separated folders\n"
+	    "searched before the config's module_path and plugin_path).\n\n"
+	    "Exit status: 0 stopped cleanly (or --check found the config valid);\n"
+	    "1 the config is invalid or the start failed (also without -f: the\n"
+	    "command waits until the daemon has started); 2 usage error.\n",
 	    mid_default_config_path());
 }
 
@@ -79,13 +85,27 @@ fail:
 	return NULL;
 }
 
+/* Go to the background. The original process waits until the daemon says
+ * it started (a byte on a pipe) or failed (the pipe closes), and exits 0
+ * or 1 accordingly, so `mobileidd` without -f reports a failed start.
+ * Returns the write end of that pipe in the daemon, or -1 on error. */
 static int daemonize(void)
 {
+	int p[2];
+	if (pipe(p) != 0)
+		return -1;
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		char c = 0;
+		close(p[1]);
+		ssize_t n;
+		while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		_exit(n == 1 && c == '1' ? 0 : 1);
+	}
+	close(p[0]);
 	if (setsid() < 0)
 		return -1;
 	pid = fork();
@@ -101,10 +121,28 @@ static int daemonize(void)
 		return -1;
 	dup2(fd, 0);
 	dup2(fd, 1);
-	dup2(fd, 2);
 	if (fd > 2)
 		close(fd);
-	return 0;
+	/* stderr stays open until the daemon has started, so a failed start
+	 * is reported to whoever ran mobileidd. */
+	return p[1];
+}
+
+/* Tell the waiting parent that the start succeeded and let go of stderr. */
+static void daemonize_done(int ready_fd)
+{
+	if (ready_fd < 0)
+		return;
+	int fd = open("/dev/null", O_RDWR);
+	if (write(ready_fd, "1", 1) != 1) {
+		/* the parent is gone; nothing to tell */
+	}
+	close(ready_fd);
+	if (fd >= 0) {
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
 }
 
 int main(int argc, char **argv)
@@ -153,8 +191,6 @@ int main(int argc, char **argv)
 		free(abspath);
 		return 0;
 	}
-	mid_log_set(foreground ? MID_LOGT_STDERR : (mid_log_target_t)cfg->log_target, cfg->log_level);
-
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -163,7 +199,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!foreground && daemonize() != 0) {
+	int ready_fd = -1;
+	if (!foreground && (ready_fd = daemonize()) < 0) {
 		mid_log(MID_LOG_ERR, "cannot go to the background: %s", strerror(errno));
 		return 1;
 	}
@@ -182,8 +219,10 @@ int main(int argc, char **argv)
 		free(abspath);
 		return 1;
 	}
+	mid_log_set(foreground ? MID_LOGT_STDERR : (mid_log_target_t)cfg->log_target, cfg->log_level);
 	mid_log(MID_LOG_NOTICE, "started %s with %s (%zu binding%s)", PACKAGE_VERSION, cfg->path,
 	        cfg->nbindings, cfg->nbindings == 1 ? "" : "s");
+	daemonize_done(ready_fd);
 	mid_sd_notify("READY=1\nSTATUS=running");
 
 	int running = 1, rc = 0;
