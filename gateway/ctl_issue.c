@@ -107,27 +107,31 @@ static const struct option ci_person_opts[] = {
 };
 
 /* Apply person options to *p; returns -1 to go on. */
+/* Which person options were given (bits of *given). */
+enum { CI_G_GIVEN = 1, CI_G_FAMILY = 2, CI_G_EMAIL = 4, CI_G_EMPLOYEE = 8, CI_G_MOBILE = 16,
+       CI_G_FROM = 32, CI_G_UNTIL = 64 };
+
 static int ci_person_args(ctl_t *c, int argc, char **argv, mid_person_t *p, int *given)
 {
 	mid_error_t e = { 0 };
 	*given = 0;
 	CI_GETOPT(c, argc, argv, "h", ci_person_opts,
-		case 'g': snprintf(p->given_name, sizeof p->given_name, "%s", optarg); (*given)++; break;
-		case 'f': snprintf(p->family_name, sizeof p->family_name, "%s", optarg); (*given)++; break;
-		case 'e': snprintf(p->email, sizeof p->email, "%s", optarg); (*given)++; break;
-		case 'i': snprintf(p->employee_id, sizeof p->employee_id, "%s", optarg); (*given)++; break;
-		case 'm': snprintf(p->mobile, sizeof p->mobile, "%s", optarg); (*given)++; break;
+		case 'g': snprintf(p->given_name, sizeof p->given_name, "%s", optarg); *given |= CI_G_GIVEN; break;
+		case 'f': snprintf(p->family_name, sizeof p->family_name, "%s", optarg); *given |= CI_G_FAMILY; break;
+		case 'e': snprintf(p->email, sizeof p->email, "%s", optarg); *given |= CI_G_EMAIL; break;
+		case 'i': snprintf(p->employee_id, sizeof p->employee_id, "%s", optarg); *given |= CI_G_EMPLOYEE; break;
+		case 'm': snprintf(p->mobile, sizeof p->mobile, "%s", optarg); *given |= CI_G_MOBILE; break;
 		case 'F':
-			if (optarg[0] == '\0') { p->valid_from = 0; (*given)++; break; }
+			if (optarg[0] == '\0') { p->valid_from = 0; *given |= CI_G_FROM; break; }
 			if (mid_issuer_parse_date(optarg, 0, &p->valid_from, &e) != MID_OK)
 				return ctl_usage_err(c, "%s", e.text);
-			(*given)++;
+			*given |= CI_G_FROM;
 			break;
 		case 'U':
-			if (optarg[0] == '\0') { p->valid_until = 0; (*given)++; break; }
+			if (optarg[0] == '\0') { p->valid_until = 0; *given |= CI_G_UNTIL; break; }
 			if (mid_issuer_parse_date(optarg, 1, &p->valid_until, &e) != MID_OK)
 				return ctl_usage_err(c, "%s", e.text);
-			(*given)++;
+			*given |= CI_G_UNTIL;
 			break;
 	);
 	return -1;
@@ -190,23 +194,21 @@ static int ci_people_update(ctl_t *c, int argc, char **argv)
 		return rc;
 	if (mid_store_person_get(in->store, id, &p, &e) != MID_OK)
 		return ci_fail(&e);
-	/* only what was given changes (an option given as "" clears it) */
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strncmp(a, "--given", 7))
-			memcpy(p.given_name, opt.given_name, sizeof p.given_name);
-		else if (!strncmp(a, "--family", 8))
-			memcpy(p.family_name, opt.family_name, sizeof p.family_name);
-		else if (!strncmp(a, "--email", 7))
-			memcpy(p.email, opt.email, sizeof p.email);
-		else if (!strncmp(a, "--employee-id", 13))
-			memcpy(p.employee_id, opt.employee_id, sizeof p.employee_id);
-		else if (!strncmp(a, "--mobile", 8))
-			memcpy(p.mobile, opt.mobile, sizeof p.mobile);
-	}
-	if (opt.valid_from != -1)
+	/* only what was given changes (an option given as "" clears it); the
+	 * bits come from getopt, so abbreviated options count too */
+	if (given & CI_G_GIVEN)
+		memcpy(p.given_name, opt.given_name, sizeof p.given_name);
+	if (given & CI_G_FAMILY)
+		memcpy(p.family_name, opt.family_name, sizeof p.family_name);
+	if (given & CI_G_EMAIL)
+		memcpy(p.email, opt.email, sizeof p.email);
+	if (given & CI_G_EMPLOYEE)
+		memcpy(p.employee_id, opt.employee_id, sizeof p.employee_id);
+	if (given & CI_G_MOBILE)
+		memcpy(p.mobile, opt.mobile, sizeof p.mobile);
+	if (given & CI_G_FROM)
 		p.valid_from = opt.valid_from;
-	if (opt.valid_until != -1)
+	if (given & CI_G_UNTIL)
 		p.valid_until = opt.valid_until;
 	if (mid_people_update(in, &p, &e) != MID_OK) {
 		mid_person_clear(&p);
@@ -672,8 +674,8 @@ static int ci_readers_bundle(ctl_t *c, int argc, char **argv)
 		case 's': if ((rc = ci_int(c, optarg, &since)) >= 0) return rc; break;
 		case 'o': outp = optarg; break;
 	);
-	if (optind + 1 != argc || strcmp(argv[optind], "export") != 0)
-		return ctl_usage_err(c, "the command is `readers bundle export -o FILE`");
+	if (optind != argc)
+		return ctl_usage_err(c, "unexpected argument '%s'", argv[optind]);
 	if (!outp)
 		return ctl_usage_err(c, "-o FILE is required");
 	if (!(in = ctl_instance(c, CI_SECRETS)))
@@ -918,8 +920,8 @@ static const ctl_cmd_t issue_cmds[] = {
 	  "one once.\n" },
 	{ "readers list", ci_readers_list, "list readers",
 	  "readers list\n\nList registered readers (tokens are never shown).\n" },
-	{ "readers bundle", ci_readers_bundle, "export the signed reader bundle to a file",
-	  "readers bundle export [--since VERSION] -o FILE\n\n"
+	{ "readers bundle export", ci_readers_bundle, "export the signed reader bundle to a file",
+	  "readers bundle export [--since VERSION] -o|--output FILE\n\n"
 	  "Write the signed reader bundle (issuer keys including the next key,\n"
 	  "revocation list, version) to FILE atomically. With --since, a delta with\n"
 	  "the changes since that version (a full bundle when that history is gone).\n" },

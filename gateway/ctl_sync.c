@@ -626,8 +626,10 @@ static int cs_outbox_retry(ctl_t *c, int argc, char **argv)
 		return ctl_usage_err(c, "too many arguments");
 	if (argc - optind == 1 && cs_parse_i64(argv[optind], &id))
 		return ctl_usage_err(c, "ID must be an outbox entry number, not '%s'", argv[optind]);
+	if (binding && !id)
+		all = 1; /* --binding B alone: every dead entry of B */
 	if (!all && !id)
-		return ctl_usage_err(c, "give an entry ID or --all");
+		return ctl_usage_err(c, "give an entry ID, --all or --binding B");
 	mid_instance_t *in = ctl_instance(c, MID_INST_STORE | MID_INST_SECRETS);
 	if (!in)
 		return CTL_FAIL;
@@ -691,7 +693,8 @@ static const ctl_cmd_t cs_cmds[] = {
 	  "      --json             the run report as JSON\n"
 	  "  -h, --help             this text\n"
 	  "\n"
-	  "Exit status: 0 ok; 1 failed, refused, or stopped by the delete guard.\n" },
+	  "Exit status: 0 ok; 1 failed, refused, or stopped by the delete guard;\n"
+	  "2 usage error.\n" },
 	{ "sync status", cs_sync_status, "last run, next run, cursor and outbox of each binding",
 	  "sync status\n"
 	  "\n"
@@ -754,7 +757,7 @@ static const ctl_cmd_t cs_cmds[] = {
 	  "      --json       as JSON\n"
 	  "  -h, --help       this text\n" },
 	{ "outbox retry", cs_outbox_retry, "replay dead letters",
-	  "outbox retry ID|--all [--binding B] [--no-push]\n"
+	  "outbox retry ID|--all|--binding B [--no-push]\n"
 	  "\n"
 	  "Make dead outbox entries pending again (entry ID, or all of them, or all\n"
 	  "of binding B), then push the pending entries of the bindings concerned.\n"

@@ -60,28 +60,30 @@ static void usage(FILE *out)
 	             "Exit status: 0 done, 1 failed, 2 usage error.\n");
 }
 
-/* Find the command named by argv[0] (and argv[1] for two-word commands).
- * Sets *words to the number of words used. */
+/* Find the command named by the first words of argv (commands have one
+ * to three words: "status", "config check", "readers bundle export").
+ * Sets *words to the number of words used; the longest match wins. */
 static const ctl_cmd_t *find_cmd(int argc, char **argv, int *words)
 {
+	const ctl_cmd_t *best = NULL;
 	FOR_EACH_CMD(cmd) {
-		const char *name = cmd->name;
-		const char *sp = strchr(name, ' ');
-		if (!sp) {
-			if (strcmp(argv[0], name) == 0) {
-				*words = 1;
-				return cmd;
-			}
-			continue;
+		const char *p = cmd->name;
+		int w = 0, ok = 1;
+		while (*p && ok) {
+			size_t l = strcspn(p, " ");
+			if (w >= argc || strlen(argv[w]) != l || strncmp(argv[w], p, l) != 0)
+				ok = 0;
+			w++;
+			p += l;
+			if (*p == ' ')
+				p++;
 		}
-		size_t l = (size_t)(sp - name);
-		if (strlen(argv[0]) == l && strncmp(argv[0], name, l) == 0 && argc > 1 &&
-		    strcmp(argv[1], sp + 1) == 0) {
-			*words = 2;
-			return cmd;
+		if (ok && (!best || w > *words)) {
+			best = cmd;
+			*words = w;
 		}
 	}
-	return NULL;
+	return best;
 }
 
 /* A group word alone ("config") or with --help lists its subcommands. */
