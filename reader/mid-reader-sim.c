@@ -431,7 +431,12 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_NONCE:
-			nonce_bytes = atoi(optarg);
+			if (strcmp(optarg, "16") == 0)
+				nonce_bytes = 16;
+			else if (strcmp(optarg, "32") == 0)
+				nonce_bytes = 32;
+			else
+				nonce_bytes = -1;
 			if (nonce_bytes != MID_NONCE_MIN && nonce_bytes != MID_NONCE_MAX) {
 				fprintf(stderr, "mid-reader-sim: --nonce-bytes is 16 or 32\n");
 				return 2;

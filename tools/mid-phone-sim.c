@@ -33,7 +33,9 @@
 static const char SIM_USAGE[] =
 	"Usage:\n"
 	"  mid-phone-sim enroll --url URL --code CODE --state FILE [--platform NAME]\n"
+	"                       [--cacert FILE]\n"
 	"  mid-phone-sim fetch  --url URL --state FILE [--nonce N] [--timestamp UNIX]\n"
+	"                       [--cacert FILE]\n"
 	"  mid-phone-sim answer --state FILE --challenge B64|- [--credential ID]\n"
 	"  mid-phone-sim --help\n"
 	"\n"
@@ -53,7 +55,8 @@ static const char SIM_USAGE[] =
 	"         on one line, for `mid-reader-sim verify --response`.\n"
 	"\n"
 	"Options:\n"
-	"  --url URL          the gateway's base URL (http://127.0.0.1:8080); https\n"
+	"  --url URL          the gateway's base URL, e.g. http://127.0.0.1:8080\n"
+	"                     (required for enroll and fetch); https\n"
 	"                     is verified against the system CAs or --cacert.\n"
 	"  --cacert FILE      CA certificate for an https gateway.\n"
 	"  --platform NAME    platform reported at enrollment (default \"sim\").\n"
@@ -62,10 +65,12 @@ static const char SIM_USAGE[] =
 	"  --timestamp UNIX   this timestamp instead of the clock (both for testing\n"
 	"                     replay and clock-skew refusals).\n"
 	"\n"
-	"Each command prints one line per credential held (id, format, facility\n"
-	"code, card number) except answer, which prints only the response.\n"
-	"Exit status: 0 success, 1 refused by the gateway (the problem detail is\n"
-	"printed), 2 usage or local errors.\n";
+	"enroll prints the device id, then enroll and fetch print one line per\n"
+	"credential held (id, format, facility code, card number), or \"no\n"
+	"credentials\"; answer prints only the response.\n"
+	"Exit status: 0 success; 1 the gateway refused the request (the problem\n"
+	"detail is printed) or answer could not answer the challenge; 2 usage\n"
+	"errors, unreadable state, or a gateway that cannot be reached.\n";
 
 typedef struct sim_opts {
 	const char *url, *code, *state, *platform, *challenge, *credential, *cacert;
