@@ -669,6 +669,11 @@ static int rs_lookup(void *ctx, const char *name, const char *const **values, si
 		return 0;
 	for (size_t i = 0; i < v->rec->nfields; i++)
 		if (!strcmp(v->rec->fields[i].name, name)) {
+			/* an empty single value is no value (the mapper gives "" for
+			 * an unset canonical field) */
+			if (!v->rec->fields[i].nvalues ||
+			    (v->rec->fields[i].nvalues == 1 && !v->rec->fields[i].values[0][0]))
+				return 0;
 			*values = v->rec->fields[i].values;
 			*n = v->rec->fields[i].nvalues;
 			return 1;
@@ -689,7 +694,29 @@ static void rs_iso8601(int64_t ms, int with_ms, char *out, size_t outsz)
 		strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Query parameters of object q (and extra) appended to url. */
+/* Percent-encode s (everything but RFC 3986 unreserved characters). */
+static int rs_urlenc(rj_buf_t *o, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		           c == '-' || c == '_' || c == '.' || c == '~';
+		char e[3] = { (char)c, 0, 0 };
+		if (!keep) {
+			e[0] = '%';
+			e[1] = hex[c >> 4];
+			e[2] = hex[c & 15];
+		}
+		if (rj_buf_add(o, e, keep ? 1 : 3))
+			return -1;
+	}
+	return 0;
+}
+
+/* Query parameters of object q appended to url: each value is expanded,
+ * then percent-encoded whole; a parameter naming an absent value is left
+ * out. */
 static int rs_add_query(const json_t *q, rs_vars_t *v, rj_buf_t *url, int *first,
                         mid_error_t *err)
 {
@@ -701,21 +728,17 @@ static int rs_add_query(const json_t *q, rs_vars_t *v, rj_buf_t *url, int *first
 		size_t absent = 0;
 		if (!json_is_string(x))
 			continue;
-		if ((rc = rj_expand_text(json_string_value(x), rs_lookup, v, RJ_ENC_URL, &val,
+		if ((rc = rj_expand_text(json_string_value(x), rs_lookup, v, RJ_ENC_NONE, &val,
 		                         &absent, err))) {
 			rj_buf_free(&val);
 			return rc;
 		}
+		rc = MID_OK;
 		if (!absent) {
-			rj_buf_t kb = { NULL, 0, 0 };
-			/* keys are literal: encode them through the same encoder */
-			rs_vars_t none = { 0 };
-			rc = rj_expand_text(k, rs_lookup, &none, RJ_ENC_NONE, &kb, NULL, err);
-			if (!rc && (rj_buf_adds(url, *first ? "?" : "&") || rj_buf_adds(url, kb.p) ||
-			            rj_buf_adds(url, "=") || rj_buf_adds(url, val.p)))
+			if (rj_buf_adds(url, *first ? "?" : "&") || rs_urlenc(url, k) ||
+			    rj_buf_adds(url, "=") || rs_urlenc(url, val.p ? val.p : ""))
 				rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 			*first = 0;
-			rj_buf_free(&kb);
 		}
 		rj_buf_free(&val);
 		if (rc)
@@ -2007,8 +2030,16 @@ static int rs_push(void *inst, const mid_record_t *rec, mid_push_result_t *res, 
 			                   "id (record.id or Location)", url);
 		goto out;
 	}
-	if (in->c.disable && json_object_get(in->c.disable, "when") &&
-	    rs_field_is(rec, json_object_get(in->c.disable, "when")))
+	if (in->c.del && json_object_get(in->c.del, "when") &&
+	    rs_field_is(rec, json_object_get(in->c.del, "when"))) {
+		/* e.g. status "deleted": remove the record (a 404 is done) */
+		rc = rs_write(in, in->c.del, "DELETE", &v, NULL, &r, &doc, url, sizeof url, err);
+		if (!rc && !(r.status == 404 || r.status == 410))
+			rc = rs_write_check(in->c.del, rs_str(in->c.del, "method", "DELETE"), url, &r, err);
+		if (!rc)
+			rs_copy(res->external_id, sizeof res->external_id, rec->external_id);
+	} else if (in->c.disable && json_object_get(in->c.disable, "when") &&
+	           rs_field_is(rec, json_object_get(in->c.disable, "when")))
 		rc = rs_update(in, in->c.disable, &v, res, err);
 	else if (in->c.update)
 		rc = rs_update(in, in->c.update, &v, res, err);

@@ -394,8 +394,7 @@ int rj_flatten(const json_t *rec, const char *const *omit, size_t nomit, int max
 	rj_buf_free(&F.name);
 	if (rc)
 		return rc;
-	size_t cap = out->vcap;
-	if (rj_grow((void **)&out->vals, &cap, out->nvals + 1, sizeof *out->vals))
+	if (rj_grow((void **)&out->vals, &out->vpcap, out->nvals + 1, sizeof *out->vals))
 		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 	for (size_t i = 0; i < out->nvals; i++)
 		out->vals[i] = out->pool + out->val_off[i];

@@ -61,6 +61,7 @@ typedef struct rj_fields {
 	size_t *name_off;
 	size_t *val_off;
 	size_t *first_val;
+	size_t vpcap;            /* capacity of vals */
 } rj_fields_t;
 
 /* Flatten `rec` (an object) into fields as connectors/rest/README.md
