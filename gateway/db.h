@@ -76,6 +76,9 @@ typedef struct mid_db_driver {
 	 * of INSERT ... RETURNING on hot paths: SQLite materializes RETURNING
 	 * rows in a temporary b-tree, which cost a quarter of a bulk import. */
 	int64_t (*last_insert_id)(mid_db_t *db);
+	/* A counter that changes when another connection commits (SQLite:
+	 * PRAGMA data_version); NULL when the engine has none. */
+	int (*data_version)(mid_db_t *db, int64_t *version, mid_error_t *err);
 	/* The engine's text for the last error on db (static or owned by db). */
 	const char *(*last_error)(mid_db_t *db);
 } mid_db_driver_t;

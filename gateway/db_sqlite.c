@@ -296,6 +296,19 @@ static int64_t sq_last_insert_id(mid_db_t *db)
 	return sqlite3_last_insert_rowid(db->h);
 }
 
+static int sq_data_version(mid_db_t *db, int64_t *version, mid_error_t *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db->h, "PRAGMA data_version", -1, &s, NULL);
+	*version = 0;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*version = sqlite3_column_int64(s, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_OK ? MID_OK : sq_fail(db, rc, err, "data_version");
+}
+
 static const char *sq_last_error(mid_db_t *db)
 {
 	return sqlite3_errmsg(db->h);
@@ -323,5 +336,6 @@ const mid_db_driver_t mid_db_sqlite = {
 	.rollback = sq_rollback,
 	.changes = sq_changes,
 	.last_insert_id = sq_last_insert_id,
+	.data_version = sq_data_version,
 	.last_error = sq_last_error,
 };

@@ -127,6 +127,22 @@ int mid_fold(const char *in, char *out, size_t outsz)
 	return MID_OK;
 }
 
+int64_t mid_email_key(const char *fold)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a 64, then a final mix */
+	if (!fold || !*fold)
+		return 0;
+	for (; *fold; fold++) {
+		h ^= (unsigned char)*fold;
+		h *= 1099511628211ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h &= INT64_MAX;
+	return h ? (int64_t)h : 1;
+}
+
 /* ---- enum names ------------------------------------------------------------ */
 
 const char *mid_store_name_of(const char *const *names, size_t n, int v)
@@ -213,6 +229,19 @@ int mid_store_q(mid_store_t *st, int which, mid_db_stmt_t **out, mid_error_t *er
 		return rc;
 	}
 	*out = s;
+	return MID_OK;
+}
+
+int mid_store_stmt(mid_store_t *st, int which, mid_db_stmt_t **out, mid_error_t *err)
+{
+	int rc;
+	*out = NULL;
+	if (which < 0 || which >= MID_SQ_COUNT)
+		return mid_error_set(err, MID_EINTERNAL, 0, "bad statement id %d", which);
+	if (!st->cache[which] &&
+	    (rc = st->drv->prepare(st->db, mid_store_sql[which], &st->cache[which], err)))
+		return rc;
+	*out = st->cache[which];
 	return MID_OK;
 }
 
@@ -369,6 +398,15 @@ int mid_store_rollback(mid_store_t *st, mid_error_t *err)
 	return rc;
 }
 
+int mid_store_data_version(mid_store_t *st, int64_t *version, mid_error_t *err)
+{
+	*version = 0;
+	if (!st->drv->data_version)
+		return mid_error_set(err, MID_ENOTSUP, 0, "the %s store cannot tell other "
+		                     "writers' changes", st->drv->name);
+	return st->drv->data_version(st->db, version, err);
+}
+
 int mid_store_txn_depth(const mid_store_t *st)
 {
 	return st->depth;
@@ -453,6 +491,8 @@ static int migrate(mid_store_t *st, int fresh, mid_error_t *err)
 			              m->version, m->name, st->drv->last_error(st->db));
 			goto fail;
 		}
+		if (m->fixup && (rc = m->fixup(st, err)) != MID_OK)
+			goto fail;
 		rc = st->drv->prepare(st->db, "INSERT INTO schema_version (version, name, applied)"
 		                      " VALUES (?, ?, ?)", &s, err);
 		if (rc != MID_OK)

@@ -38,7 +38,7 @@
 #define MID_HASH_LEN 32        /* BLAKE2b-256 */
 #define MID_PUBKEY_LEN 32      /* Ed25519 public key */
 #define MID_NAME_LEN 64        /* binding names, key ids, platforms, ... */
-#define MID_STORE_SCHEMA_VERSION 1
+#define MID_STORE_SCHEMA_VERSION 2
 
 typedef struct mid_store mid_store_t;
 
@@ -77,6 +77,11 @@ int mid_store_commit(mid_store_t *st, mid_error_t *err);
 int mid_store_rollback(mid_store_t *st, mid_error_t *err);
 /* Nesting depth, 0 when no transaction is open. */
 int mid_store_txn_depth(const mid_store_t *st);
+/* A number that changes when another connection (process) commits a change
+ * to the store; the handle's own commits leave it alone (SQLite: PRAGMA
+ * data_version). Lets a long run know that nobody else wrote between its
+ * transactions. MID_ENOTSUP when the backend cannot tell. */
+int mid_store_data_version(mid_store_t *st, int64_t *version, mid_error_t *err);
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -86,6 +91,11 @@ void mid_uuid_new(char out[MID_ID_LEN]);
  * other UTF-8 bytes are kept). Writes at most outsz bytes including the
  * NUL; returns MID_EINVAL if it does not fit. */
 int mid_fold(const char *in, char *out, size_t outsz);
+/* The email match key: a non-negative 63-bit hash of a folded email (as
+ * mid_fold gives it), 0 for "". Stored in people.email_key and indexed; a
+ * stored value, so the function never changes. Equal keys are verified
+ * against the folded text. */
+int64_t mid_email_key(const char *fold);
 
 /* ---- people ------------------------------------------------------------ */
 
@@ -182,6 +192,15 @@ void mid_credential_clear(mid_credential_t *c);
  * PACS value of any binding (the message says which). */
 int mid_store_credential_create(mid_store_t *st, mid_credential_t *c,
                                 mid_error_t *err);
+/* Bulk variant of mid_store_credential_create for values the caller has
+ * just taken from mid_store_value_free_list (or _next_free) inside the
+ * same open transaction: no holder look-up and no savepoint, one INSERT
+ * (empty c->id gets a UUID). The UNIQUE (format, facility_code,
+ * card_number) constraint still refuses a duplicate credential value
+ * (MID_ECONFLICT). MID_EINVAL outside a transaction; on any error the
+ * caller rolls its transaction back. */
+int mid_store_credential_insert_allocated(mid_store_t *st, mid_credential_t *c,
+                                          mid_error_t *err);
 /* Replace status, validity, device, issuer key id and blob of c->id. */
 int mid_store_credential_update(mid_store_t *st, mid_credential_t *c,
                                 mid_error_t *err);
@@ -213,6 +232,12 @@ int mid_store_value_taken(mid_store_t *st, const char *format,
 int mid_store_value_next_free(mid_store_t *st, const char *format,
                               int64_t facility_code, int64_t from, int64_t to,
                               int64_t *card_number, mid_error_t *err);
+/* Up to `max` free card numbers in from..to, ascending, from one pass over
+ * the used values (free as for mid_store_value_next_free): out[] gets *n of
+ * them (*n < max when the range has fewer). MID_ELIMIT when none is free. */
+int mid_store_value_free_list(mid_store_t *st, const char *format,
+                              int64_t facility_code, int64_t from, int64_t to,
+                              size_t max, int64_t *out, size_t *n, mid_error_t *err);
 
 /* ---- known PACS values --------------------------------------------------- */
 
@@ -413,6 +438,22 @@ typedef int (*mid_link_each_fn)(void *ctx, int64_t link_id, const char *external
                                 const unsigned char *recv_hash /* NULL if none */);
 int mid_store_link_each(mid_store_t *st, const char *binding, mid_link_each_fn fn,
                         void *ctx, mid_error_t *err);
+
+/* ---- bulk import --------------------------------------------------------- */
+
+/* *empty = 1 when the store holds no people, no credentials and no PACS
+ * card values: a sync run may then match within its own records only. */
+int mid_store_people_empty(mid_store_t *st, int *empty, mid_error_t *err);
+/* The first-import path of a sync: create person p (id filled when empty,
+ * created/updated set), insert its link l (which must not exist: no upsert;
+ * l->person_id is set to p->id, l->id and l->updated written back) and,
+ * when card_format is not NULL, record the PACS value (card_format,
+ * facility_code, card_number) for l->binding. Three prepared inserts, no
+ * lookups; run it inside the caller's transaction. MID_ECONFLICT when the
+ * person, the link or (never ignored here) nothing else is taken. */
+int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
+                            const char *card_format, int64_t facility_code,
+                            int64_t card_number, mid_error_t *err);
 
 /* ---- cursors ------------------------------------------------------------- */
 

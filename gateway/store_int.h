@@ -11,6 +11,9 @@ typedef struct mid_migration {
 	int version;
 	const char *name;
 	const char *sql;   /* portable SQL, several statements */
+	/* Run after sql in the same transaction (NULL: none): data changes
+	 * SQL cannot express, e.g. hashes computed in C. */
+	int (*fixup)(mid_store_t *st, mid_error_t *err);
 } mid_migration_t;
 
 extern const mid_migration_t mid_migrations[];
@@ -45,6 +48,9 @@ struct mid_store {
 int mid_store_q(mid_store_t *st, int which, mid_db_stmt_t **out, mid_error_t *err,
                 const char *fmt, ...);
 void mid_store_qend(mid_store_t *st, mid_db_stmt_t *s);
+/* The cached statement `which` (prepared on first use), nothing bound: for
+ * hot paths that bind with the driver directly. End as with mid_store_q. */
+int mid_store_stmt(mid_store_t *st, int which, mid_db_stmt_t **out, mid_error_t *err);
 int mid_store_qdone(mid_store_t *st, mid_db_stmt_t *s, int64_t *changes,
                     mid_error_t *err);
 /* Column helpers: copy text into a fixed array (truncating), duplicate

@@ -73,8 +73,8 @@ int mid_store_person_create(mid_store_t *st, mid_person_t *p, mid_error_t *err)
 	if ((rc = person_check(p, fold, sizeof fold, err)) != MID_OK)
 		return rc;
 	p->created = p->updated = mid_store_now(st);
-	rc = Q(st, MID_SQ_PERSON_INSERT, &s, err, "ttttttttiittii", p->id, p->employee_id,
-	       p->given_name, p->family_name, p->email, fold, p->mobile,
+	rc = Q(st, MID_SQ_PERSON_INSERT, &s, err, "ttttttittiittii", p->id, p->employee_id,
+	       p->given_name, p->family_name, p->email, fold, mid_email_key(fold), p->mobile,
 	       mid_person_status_name(p->status), p->valid_from, p->valid_until,
 	       p->access_groups ? p->access_groups : "[]",
 	       p->attributes ? p->attributes : "{}", p->created, p->updated);
@@ -95,14 +95,104 @@ int mid_store_person_update(mid_store_t *st, mid_person_t *p, mid_error_t *err)
 	if ((rc = person_check(p, fold, sizeof fold, err)) != MID_OK)
 		return rc;
 	p->updated = mid_store_now(st);
-	rc = Q(st, MID_SQ_PERSON_UPDATE, &s, err, "tttttttiittit", p->employee_id,
-	       p->given_name, p->family_name, p->email, fold, p->mobile,
+	rc = Q(st, MID_SQ_PERSON_UPDATE, &s, err, "tttttittiittit", p->employee_id,
+	       p->given_name, p->family_name, p->email, fold, mid_email_key(fold), p->mobile,
 	       mid_person_status_name(p->status), p->valid_from, p->valid_until,
 	       p->access_groups ? p->access_groups : "[]",
 	       p->attributes ? p->attributes : "{}", p->updated, p->id);
 	if (rc != MID_OK)
 		return rc;
 	return write1(st, s, "person", p->id, err);
+}
+
+/* Bind text (NULL -> ""), int64 or blob parameters of a cached statement
+ * without the format string of mid_store_q: the bulk import path. */
+#define BT(s, i, v) st->drv->bind_text((s), (i), (v), err)
+#define BI(s, i, v) st->drv->bind_int64((s), (i), (v), err)
+
+int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
+                            const char *card_format, int64_t facility_code,
+                            int64_t card_number, mid_error_t *err)
+{
+	char fold[sizeof p->email];
+	mid_db_stmt_t *s;
+	int rc;
+
+	if (!p->id[0])
+		mid_uuid_new(p->id);
+	if ((rc = person_check(p, fold, sizeof fold, err)) != MID_OK ||
+	    (rc = mid_store_chklen("binding", l->binding, sizeof l->binding, err)) ||
+	    (rc = mid_store_chklen("external_id", l->external_id, sizeof l->external_id, err)))
+		return rc;
+	p->created = p->updated = l->updated = mid_store_now(st);
+	memcpy(l->person_id, p->id, MID_ID_LEN);
+
+	if ((rc = mid_store_stmt(st, MID_SQ_PERSON_INSERT, &s, err)))
+		return rc;
+	if ((rc = BT(s, 1, p->id)) || (rc = BT(s, 2, p->employee_id)) ||
+	    (rc = BT(s, 3, p->given_name)) || (rc = BT(s, 4, p->family_name)) ||
+	    (rc = BT(s, 5, p->email)) || (rc = BT(s, 6, fold)) ||
+	    (rc = BI(s, 7, mid_email_key(fold))) || (rc = BT(s, 8, p->mobile)) ||
+	    (rc = BT(s, 9, mid_person_status_name(p->status))) ||
+	    (rc = BI(s, 10, p->valid_from)) || (rc = BI(s, 11, p->valid_until)) ||
+	    (rc = BT(s, 12, p->access_groups ? p->access_groups : "[]")) ||
+	    (rc = BT(s, 13, p->attributes ? p->attributes : "{}")) ||
+	    (rc = BI(s, 14, p->created)) || (rc = BI(s, 15, p->updated))) {
+		mid_store_qend(st, s);
+		return rc;
+	}
+	if ((rc = mid_store_qdone(st, s, NULL, err))) {
+		if (rc == MID_ECONFLICT)
+			mid_error_set(err, rc, 0, "person %s already exists", p->id);
+		return rc;
+	}
+
+	if ((rc = mid_store_stmt(st, MID_SQ_LINK_INSERT, &s, err)))
+		return rc;
+	if ((rc = BT(s, 1, l->binding)) || (rc = BT(s, 2, l->external_id)) ||
+	    (rc = BT(s, 3, l->person_id)) ||
+	    (rc = st->drv->bind_blob(s, 4, l->has_recv ? l->recv_hash : NULL, MID_HASH_LEN,
+	                             err)) ||
+	    (rc = st->drv->bind_blob(s, 5, l->has_sent ? l->sent_hash : NULL, MID_HASH_LEN,
+	                             err)) ||
+	    (rc = BI(s, 6, l->seen_run)) || (rc = BT(s, 7, l->etag)) ||
+	    (rc = BI(s, 8, l->updated))) {
+		mid_store_qend(st, s);
+		return rc;
+	}
+	if ((rc = mid_store_qdone(st, s, NULL, err))) {
+		if (rc == MID_ECONFLICT)
+			mid_error_set(err, rc, 0, "link %s/%s already exists", l->binding,
+			              l->external_id);
+		return rc;
+	}
+	l->id = st->drv->last_insert_id(st->db);
+
+	if (!card_format)
+		return MID_OK;
+	if ((rc = mid_store_stmt(st, MID_SQ_PACS_ADD, &s, err)))
+		return rc;
+	if ((rc = BT(s, 1, l->binding)) || (rc = BT(s, 2, card_format)) ||
+	    (rc = BI(s, 3, facility_code)) || (rc = BI(s, 4, card_number))) {
+		mid_store_qend(st, s);
+		return rc;
+	}
+	return mid_store_qdone(st, s, NULL, err);
+}
+
+int mid_store_people_empty(mid_store_t *st, int *empty, mid_error_t *err)
+{
+	mid_db_stmt_t *s;
+	int rc = Q(st, MID_SQ_PEOPLE_EMPTY, &s, err, "");
+	*empty = 0;
+	if (rc)
+		return rc;
+	if (ROW(s, rc)) {
+		*empty = COLI(s, 0) == 0;
+		rc = MID_OK;
+	}
+	mid_store_qend(st, s);
+	return rc < 0 ? rc : MID_OK;
 }
 
 static int person_row(mid_store_t *st, mid_db_stmt_t *s, mid_person_t *p, mid_error_t *err)
@@ -176,10 +266,21 @@ int mid_store_person_find_email(mid_store_t *st, const char *email,
                                 mid_error_t *err)
 {
 	char fold[256];
+	mid_db_stmt_t *s;
+	int rc;
+
 	*n = 0;
-	if (mid_fold(email, fold, sizeof fold) != MID_OK)
-		return MID_OK; /* longer than any stored email: no match */
-	return find_ids(st, MID_SQ_PERSON_FIND_EMAIL, fold, ids, max, n, err);
+	if (mid_fold(email, fold, sizeof fold) != MID_OK || !fold[0])
+		return MID_OK; /* longer than any stored email, or empty: no match */
+	if ((rc = Q(st, MID_SQ_PERSON_FIND_EMAIL, &s, err, "it", mid_email_key(fold), fold)))
+		return rc;
+	while (ROW(s, rc)) {
+		if (*n < max && ids)
+			mid_store_coltext(st, s, 0, ids[*n], MID_ID_LEN);
+		(*n)++;
+	}
+	mid_store_qend(st, s);
+	return rc < 0 ? rc : MID_OK;
 }
 
 int mid_store_person_set_status(mid_store_t *st, const char *id, int status,
@@ -377,6 +478,87 @@ int mid_store_value_next_free(mid_store_t *st, const char *format, int64_t facil
 out:
 	mid_store_qend(st, a);
 	mid_store_qend(st, b);
+	return rc;
+}
+
+int mid_store_value_free_list(mid_store_t *st, const char *format, int64_t facility_code,
+                              int64_t from, int64_t to, size_t max, int64_t *out, size_t *n,
+                              mid_error_t *err)
+{
+	mid_db_stmt_t *a = NULL, *b = NULL;
+	int rc, ra, rb;
+	int64_t cand = from, va = 0, vb = 0;
+
+	*n = 0;
+	if (from > to || max == 0)
+		return mid_error_set(err, MID_EINVAL, 0, "empty range %lld..%lld",
+		                     (long long)from, (long long)to);
+	if ((rc = Q(st, MID_SQ_CRED_RANGE, &a, err, "tiii", format, facility_code, from, to)))
+		goto out;
+	if ((rc = Q(st, MID_SQ_PACS_RANGE, &b, err, "tiii", format, facility_code, from, to)))
+		goto out;
+	/* Merge the two ordered streams of used numbers; every gap is free. */
+	ra = st->drv->step(a, err);
+	if (ra == MID_DB_ROW)
+		va = COLI(a, 0);
+	rb = st->drv->step(b, err);
+	if (rb == MID_DB_ROW)
+		vb = COLI(b, 0);
+	while (cand <= to && *n < max) {
+		if (ra < 0 || rb < 0) {
+			rc = ra < 0 ? ra : rb;
+			goto out;
+		}
+		if ((ra == MID_DB_ROW && va == cand) || (rb == MID_DB_ROW && vb == cand))
+			cand++;
+		else if ((ra != MID_DB_ROW || va > cand) && (rb != MID_DB_ROW || vb > cand))
+			out[(*n)++] = cand++;
+		if (ra == MID_DB_ROW && va < cand && (ra = st->drv->step(a, err)) == MID_DB_ROW)
+			va = COLI(a, 0);
+		if (rb == MID_DB_ROW && vb < cand && (rb = st->drv->step(b, err)) == MID_DB_ROW)
+			vb = COLI(b, 0);
+	}
+	if (ra < 0 || rb < 0) {
+		rc = ra < 0 ? ra : rb;
+		goto out;
+	}
+	rc = *n ? MID_OK
+	        : mid_error_set(err, MID_ELIMIT, 0,
+	                        "no free card number left in %s facility %lld range %lld..%lld",
+	                        format, (long long)facility_code, (long long)from, (long long)to);
+out:
+	mid_store_qend(st, a);
+	mid_store_qend(st, b);
+	return rc;
+}
+
+int mid_store_credential_insert_allocated(mid_store_t *st, mid_credential_t *c,
+                                          mid_error_t *err)
+{
+	mid_db_stmt_t *s;
+	int rc;
+
+	if (st->depth <= 0)
+		return mid_error_set(err, MID_EINVAL, 0,
+		                     "mid_store_credential_insert_allocated needs a transaction");
+	if ((rc = cred_check(c, err)) != MID_OK)
+		return rc;
+	if (!c->id[0])
+		mid_uuid_new(c->id);
+	c->created = c->updated = mid_store_now(st);
+	rc = Q(st, MID_SQ_CRED_INSERT, &s, err, "eetiittiietbii", c->id, c->person_id,
+	       c->format, c->facility_code, c->card_number, mid_cred_type_name(c->type),
+	       mid_cred_status_name(c->status), c->valid_from, c->valid_until, c->device_id,
+	       c->issuer_key_id[0] ? c->issuer_key_id : "", (const void *)c->blob, c->blob_len,
+	       c->created, c->updated);
+	if (rc == MID_OK)
+		rc = mid_store_qdone(st, s, NULL, err);
+	if (rc == MID_ECONFLICT && err) {
+		char why[sizeof err->text];
+		snprintf(why, sizeof why, "%s", err->text);
+		mid_error_set(err, rc, 0, "credential %s (value %s %lld:%lld): %s", c->id, c->format,
+		              (long long)c->facility_code, (long long)c->card_number, why);
+	}
 	return rc;
 }
 

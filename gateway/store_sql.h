@@ -17,16 +17,19 @@
 
 /* people */
 SQ(PERSON_INSERT, "INSERT INTO people (id, employee_id, given_name, family_name, email, "
-   "email_fold, mobile, status, valid_from, valid_until, access_groups, attributes, "
-   "created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+   "email_fold, email_key, mobile, status, valid_from, valid_until, access_groups, "
+   "attributes, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 SQ(PERSON_UPDATE, "UPDATE people SET employee_id=?, given_name=?, family_name=?, email=?, "
-   "email_fold=?, mobile=?, status=?, valid_from=?, valid_until=?, access_groups=?, "
-   "attributes=?, updated=? WHERE id=?")
+   "email_fold=?, email_key=?, mobile=?, status=?, valid_from=?, valid_until=?, "
+   "access_groups=?, attributes=?, updated=? WHERE id=?")
 SQ(PERSON_GET, "SELECT " PERSON_COLS " FROM people WHERE id=?")
 /* The find and link-of-person queries run per record in a sync: no ORDER BY,
  * which would open a sorter each time; rows come in index order. */
 SQ(PERSON_FIND_EMP, "SELECT id FROM people WHERE employee_id=? AND employee_id <> ''")
-SQ(PERSON_FIND_EMAIL, "SELECT id FROM people WHERE email_fold=? AND email_fold <> ''")
+SQ(PERSON_FIND_EMAIL, "SELECT id FROM people WHERE email_key=? AND email_key <> 0 AND "
+   "email_fold=?")
+SQ(PEOPLE_EMPTY, "SELECT EXISTS (SELECT 1 FROM people) + EXISTS (SELECT 1 FROM credentials) "
+   "+ EXISTS (SELECT 1 FROM pacs_values)")
 SQ(PERSON_SET_STATUS, "UPDATE people SET status=?, updated=? WHERE id=?")
 SQ(PERSON_PURGE, "DELETE FROM people WHERE id=?")
 SQ(PERSON_LIST, "SELECT " PERSON_COLS " FROM people WHERE (? = '' OR status = ?) "

@@ -78,7 +78,8 @@ static void test_open(void)
 
 	raw_sql(p, "INSERT INTO schema_version VALUES (99, 'future', 0)");
 	is_int(mid_store_open(p, 0, &st, &err), MID_ECONFLICT, "newer store refused");
-	ok(strstr(err.text, "99") && strstr(err.text, "knows versions up to 1") && strstr(err.text, p),
+	snprintf(junk, sizeof junk, "knows versions up to %d", MID_STORE_SCHEMA_VERSION);
+	ok(strstr(err.text, "99") && strstr(err.text, junk) && strstr(err.text, p),
 	   "message names both versions: %s", err.text);
 	ok(st == NULL, "no handle on refusal");
 
@@ -792,8 +793,128 @@ static void test_processes(void)
 			rows = sqlite3_column_int(q, 0);
 		sqlite3_finalize(q);
 		sqlite3_close(db);
-		is_int(rows, 1, "... once");
+		is_int(rows, (int)mid_nmigrations, "... once (one row per migration)");
 	}
+}
+
+/* A store made by version 1 of the schema (built here with migration 1's
+ * own SQL) is upgraded on open: existing people are found by email through
+ * the new key, PACS values survive the table rebuild. */
+static void test_upgrade_v1(void)
+{
+	const char *p = path_in("v1.db");
+	sqlite3 *db = NULL;
+	mid_store_t *st = NULL;
+	mid_error_t err;
+	char ids[4][MID_ID_LEN], *sql;
+	size_t n = 0;
+	int taken = 0, empty = 1;
+	mid_person_t pe = { .status = MID_PERSON_ACTIVE };
+
+	if (sqlite3_open(p, &db) != SQLITE_OK) {
+		ok(0, "create a version 1 store");
+		return;
+	}
+	sql = sqlite3_mprintf("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+	                      "name TEXT NOT NULL, applied INTEGER NOT NULL); %s "
+	                      "INSERT INTO schema_version VALUES (1, 'initial schema', 0); "
+	                      "INSERT INTO people (id, employee_id, email, email_fold, status, "
+	                      "created, updated) VALUES ('p1', 'E1', 'Old.One@Example.com', "
+	                      "'old.one@example.com', 'active', 1, 1), ('p2', 'E2', '', '', "
+	                      "'active', 1, 1); INSERT INTO pacs_values VALUES "
+	                      "('pacs', 'H10301', 7, 700), ('other', 'H10301', 7, 700), "
+	                      "('pacs', 'H10301', 7, 701);", mid_migrations[0].sql);
+	ok(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "a version 1 store with people "
+	   "and PACS values");
+	sqlite3_free(sql);
+	sqlite3_close(db);
+
+	is_int(mid_store_open(p, 0, &st, &err), MID_OK, "version 1 store opens");
+	if (!st)
+		return;
+	is_int(mid_store_schema_version(st), MID_STORE_SCHEMA_VERSION, "... and migrated");
+	mid_store_person_find_email(st, "old.one@EXAMPLE.com ", ids, 4, &n, &err);
+	ok(n == 1 && strcmp(ids[0], "p1") == 0, "an existing person is found by email");
+	mid_store_person_find_email(st, "", ids, 4, &n, &err);
+	is_int((int)n, 0, "an empty email matches nobody");
+	mid_store_value_taken(st, "H10301", 7, 701, &taken, &err);
+	is_int(taken, 1, "PACS values kept");
+	mid_store_value_taken(st, "H10301", 7, 702, &taken, &err);
+	is_int(taken, 0, "... and no others");
+	mid_store_people_empty(st, &empty, &err);
+	is_int(empty, 0, "the store is not empty of people");
+	snprintf(pe.email, sizeof pe.email, "OLD.one@example.com");
+	is_int(mid_store_person_create(st, &pe, &err), MID_OK, "a new person with the same email");
+	mid_store_person_find_email(st, "old.one@example.com", ids, 4, &n, &err);
+	is_int((int)n, 2, "... both found");
+	mid_store_close(st);
+
+	if (sqlite3_open(p, &db) == SQLITE_OK) {
+		sqlite3_stmt *q = NULL;
+		int rows = -1;
+		if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM pacs_values", -1, &q, NULL) ==
+		    SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+			rows = sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+		is_int(rows, 3, "all three PACS values rows kept");
+		sqlite3_close(db);
+	}
+}
+
+/* The bulk import path: person, link and card value in one call; a second
+ * link with the same external id is refused. */
+static void test_import_person(void)
+{
+	mid_store_t *st = open_test("import.db");
+	mid_error_t err;
+	mid_person_t p = { .status = MID_PERSON_ACTIVE }, q = { .status = MID_PERSON_ACTIVE };
+	mid_link_t l, got;
+	char ids[4][MID_ID_LEN];
+	size_t n = 0;
+	int empty = 0, taken = 0;
+	int64_t v1 = 0, v2 = 0;
+
+	mid_store_people_empty(st, &empty, &err);
+	is_int(empty, 1, "a new store is empty of people");
+	is_int(mid_store_data_version(st, &v1, &err), MID_OK, "data version");
+	memset(&l, 0, sizeof l);
+	snprintf(p.employee_id, sizeof p.employee_id, "E77");
+	snprintf(p.email, sizeof p.email, "Bulk@Example.com");
+	snprintf(l.binding, sizeof l.binding, "pacs");
+	snprintf(l.external_id, sizeof l.external_id, "E77");
+	memset(l.recv_hash, 0xab, MID_HASH_LEN);
+	l.has_recv = 1;
+	l.seen_run = 3;
+	mid_store_begin(st, &err);
+	is_int(mid_store_import_person(st, &p, &l, "H10301", 5, 55, &err), MID_OK,
+	       "import person + link + card");
+	mid_store_commit(st, &err);
+	ok(p.id[0] && strcmp(l.person_id, p.id) == 0 && l.id > 0, "ids written back");
+	mid_store_data_version(st, &v2, &err);
+	ok(v1 == v2, "own commits leave the data version alone");
+	is_int(mid_store_link_get(st, "pacs", "E77", &got, &err), MID_OK, "link stored");
+	ok(strcmp(got.person_id, p.id) == 0 && got.has_recv && got.seen_run == 3, "... as given");
+	mid_store_person_find_email(st, "bulk@example.com", ids, 4, &n, &err);
+	ok(n == 1 && strcmp(ids[0], p.id) == 0, "found by email");
+	mid_store_person_find_employee(st, "E77", ids, 4, &n, &err);
+	is_int((int)n, 1, "found by employee id");
+	mid_store_value_taken(st, "H10301", 5, 55, &taken, &err);
+	is_int(taken, 1, "card value recorded");
+	memset(&l.id, 0, sizeof l.id);
+	is_int(mid_store_import_person(st, &q, &l, NULL, 0, 0, &err), MID_ECONFLICT,
+	       "a second link for the same record is refused");
+	mid_store_people_empty(st, &empty, &err);
+	is_int(empty, 0, "no longer empty");
+	{
+		/* another connection's commit changes the data version */
+		mid_store_t *o = open_test("import.db");
+		mid_person_t r = { .status = MID_PERSON_ACTIVE };
+		mid_store_person_create(o, &r, &err);
+		mid_store_close(o);
+		mid_store_data_version(st, &v2, &err);
+		ok(v1 != v2, "another writer changes the data version");
+	}
+	mid_store_close(st);
 }
 
 /* Statements run per record of a sync must not build a temporary b-tree
@@ -808,6 +929,7 @@ static void test_hot_plans(void)
 		MID_SQ_PACS_REMOVE, MID_SQ_LINK_LOOKUP, MID_SQ_LINK_UPDATE, MID_SQ_LINK_INSERT,
 		MID_SQ_LINK_SEEN, MID_SQ_LINK_SET_SENT, MID_SQ_LINK_LIST_PERSON, MID_SQ_LINK_EACH,
 		MID_SQ_CURSOR_SET, MID_SQ_OUT_INSERT, MID_SQ_AUDIT_INSERT, MID_SQ_NONCE_USE,
+		MID_SQ_PEOPLE_EMPTY,
 	};
 	sqlite3 *db = NULL;
 	size_t i;
@@ -860,6 +982,8 @@ int main(void)
 	test_txn(st);
 	mid_store_close(st);
 	test_hot_plans();
+	test_upgrade_v1();
+	test_import_person();
 	test_leases();
 	test_processes();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

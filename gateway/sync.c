@@ -167,7 +167,104 @@ static int sy_load_cb(void *ctx, int64_t link_id, const char *external_id,
 	return MID_OK;
 }
 
+/* ---- the bulk key filter ---------------------------------------------------------
+ *
+ * A first import into a store without people (mid_store_people_empty) can
+ * only match records against people this run created. Their match keys
+ * (employee id, folded email) and card values go into a Bloom filter: a key
+ * the filter has never seen cannot match, so the SQL lookup is skipped; a
+ * key it may have seen (a duplicate in the file, or a false positive, about
+ * 1%) takes the normal SQL path, which is exact. 4 MiB hold about 3.3
+ * million keys at that rate; a larger run adds another 4 MiB layer. */
+
+#define SY_BLOOM_BITS (32u << 20)       /* bits per layer: 4 MiB */
+#define SY_BLOOM_KEYS (SY_BLOOM_BITS / 10)
+#define SY_BLOOM_K 7
+#define SY_BLOOM_LAYERS 8
+
+enum { SY_KEY_EMPLOYEE = 1, SY_KEY_EMAIL = 2, SY_KEY_CARD = 3 };
+
+typedef struct sy_bloom {
+	uint64_t *layer[SY_BLOOM_LAYERS];
+	size_t nlayers;
+	size_t nkeys;            /* keys in the newest layer */
+} sy_bloom_t;
+
+static uint64_t sy_keyhash(int kind, const char *s, uint64_t *h2)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)kind, g;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	g = h;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	g ^= g >> 29;
+	g *= 0xc4ceb9fe1a85ec53ull;
+	g ^= g >> 32;
+	*h2 = g | 1;
+	return h;
+}
+
+static int sy_bloom_maybe(const sy_bloom_t *b, int kind, const char *key)
+{
+	uint64_t h2, h = sy_keyhash(kind, key, &h2);
+	for (size_t l = 0; l < b->nlayers; l++) {
+		int all = 1;
+		for (int i = 0; i < SY_BLOOM_K && all; i++) {
+			uint32_t bit = (uint32_t)((h + (uint64_t)i * h2) % SY_BLOOM_BITS);
+			all = (b->layer[l][bit >> 6] >> (bit & 63)) & 1;
+		}
+		if (all)
+			return 1;
+	}
+	return 0;
+}
+
+/* Add a key; MID_ENOMEM when a new layer cannot be had (the caller then
+ * stops using the filter). */
+static int sy_bloom_add(sy_bloom_t *b, int kind, const char *key)
+{
+	uint64_t h2, h = sy_keyhash(kind, key, &h2);
+	if (!b->nlayers || b->nkeys >= SY_BLOOM_KEYS) {
+		if (b->nlayers == SY_BLOOM_LAYERS)
+			return MID_ENOMEM;
+		if (!(b->layer[b->nlayers] = calloc(SY_BLOOM_BITS / 64, sizeof(uint64_t))))
+			return MID_ENOMEM;
+		b->nlayers++;
+		b->nkeys = 0;
+	}
+	uint64_t *w = b->layer[b->nlayers - 1];
+	for (int i = 0; i < SY_BLOOM_K; i++) {
+		uint32_t bit = (uint32_t)((h + (uint64_t)i * h2) % SY_BLOOM_BITS);
+		w[bit >> 6] |= 1ull << (bit & 63);
+	}
+	b->nkeys++;
+	return MID_OK;
+}
+
+static void sy_bloom_free(sy_bloom_t *b)
+{
+	for (size_t l = 0; l < b->nlayers; l++)
+		free(b->layer[l]);
+	memset(b, 0, sizeof *b);
+}
+
 /* ---- small helpers ------------------------------------------------------------------ */
+
+/* Days from 1970-01-01 to Y-M-D of the proleptic Gregorian calendar (a day
+ * past the month's end counts on, as timegm does). */
+static int64_t sy_days(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
 
 int mid_sync_parse_time(const char *s, int64_t *ms)
 {
@@ -176,6 +273,20 @@ int mid_sync_parse_time(const char *s, int64_t *ms)
 	*ms = 0;
 	if (!s || !*s)
 		return MID_OK;
+	/* The common plain date YYYY-MM-DD without sscanf and timegm (a bulk
+	 * import parses two per row). */
+	if (s[4] == '-' && s[7] == '-' && !s[10] && s[0] >= '0' && s[0] <= '9' &&
+	    s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' && s[3] >= '0' &&
+	    s[3] <= '9' && s[5] >= '0' && s[5] <= '9' && s[6] >= '0' && s[6] <= '9' &&
+	    s[8] >= '0' && s[8] <= '9' && s[9] >= '0' && s[9] <= '9') {
+		Y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+		M = (s[5] - '0') * 10 + (s[6] - '0');
+		D = (s[8] - '0') * 10 + (s[9] - '0');
+		if (M < 1 || M > 12 || D < 1 || D > 31)
+			return MID_EINVAL;
+		*ms = sy_days(Y, M, D) * 86400000;
+		return MID_OK;
+	}
 	if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10)
 		return MID_EINVAL;
 	s += 10;
@@ -346,6 +457,30 @@ static int sy_setstr(char *dst, size_t cap, const mid_vals_t *v, const char *fie
 	return MID_OK;
 }
 
+/* Copy s into dst (cap bytes), truncating like snprintf "%s" but without
+ * its cost on the per-record path. */
+static void sy_copy(char *dst, size_t cap, const char *s)
+{
+	size_t l = strlen(s);
+	if (l >= cap)
+		l = cap - 1;
+	memcpy(dst, s, l);
+	dst[l] = '\0';
+}
+
+/* Append the decimal digits of v (>= 0) at p; returns the end. */
+static char *sy_utoa(char *p, unsigned long long v)
+{
+	char t[24];
+	size_t n = 0;
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*p++ = t[--n];
+	return p;
+}
+
 static char *sy_strdup0(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -421,7 +556,9 @@ int mid_sync_plan(const mid_canon_t *c, const mid_person_t *cur, int gateway_cha
 			if (!a)
 				return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 			const char *old = cur && cur->access_groups ? cur->access_groups : "[]";
-			if (strcmp(a, old) != 0) {
+			if (!cur) {
+				diff = strcmp(a, "[]") != 0;
+			} else if (strcmp(a, old) != 0) {
 				char *n = sy_json_norm(old, "[]");
 				diff = !n || strcmp(a, n) != 0;
 				free(n);
@@ -463,10 +600,15 @@ int mid_sync_plan(const mid_canon_t *c, const mid_person_t *cur, int gateway_cha
 		json_decref(o);
 		if (!s)
 			return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
-		char *old = sy_json_norm(cur ? cur->attributes : NULL, "{}");
-		if (!old || strcmp(old, s) != 0)
-			*changed |= 1u << MID_CF_N;
-		free(old);
+		if (!cur) {
+			if (strcmp(s, "{}") != 0)
+				*changed |= 1u << MID_CF_N;
+		} else {
+			char *old = sy_json_norm(cur->attributes, "{}");
+			if (!old || strcmp(old, s) != 0)
+				*changed |= 1u << MID_CF_N;
+			free(old);
+		}
 		free(np->attributes);
 		np->attributes = s;
 	}
@@ -575,9 +717,44 @@ typedef struct sy_run {
 	int outbound_self;       /* the binding pushes too */
 	int other_outbound;      /* another binding pushes */
 	mid_arena_t arena;
+	int bulk;                /* first import: match keys in the filter (see above) */
+	int64_t data_version;    /* the store's, when bulk began */
+	sy_bloom_t bloom;
 	size_t nexkind[MID_SYNC_KINDS];
 	mid_error_t *err;
 } sy_run_t;
+
+/* Stop using the bulk filter (another writer committed, or no memory):
+ * the rest of the run matches with SQL lookups. */
+static void sy_bulk_off(sy_run_t *R)
+{
+	R->bulk = 0;
+	sy_bloom_free(&R->bloom);
+}
+
+/* May a key of this kind be held in the store? 1 unless the bulk filter
+ * knows it cannot. */
+static int sy_bulk_maybe(const sy_run_t *R, int kind, const char *key)
+{
+	return !R->bulk || sy_bloom_maybe(&R->bloom, kind, key);
+}
+
+static void sy_bulk_key(sy_run_t *R, int kind, const char *key)
+{
+	if (R->bulk && *key && sy_bloom_add(&R->bloom, kind, key))
+		sy_bulk_off(R);
+}
+
+/* Remember the match keys of a person this run wrote. */
+static void sy_bulk_person(sy_run_t *R, const mid_person_t *p)
+{
+	char fold[sizeof p->email];
+	if (!R->bulk)
+		return;
+	sy_bulk_key(R, SY_KEY_EMPLOYEE, p->employee_id);
+	if (mid_fold(p->email, fold, sizeof fold) == MID_OK)
+		sy_bulk_key(R, SY_KEY_EMAIL, fold);
+}
 
 static int64_t sy_now(const sy_run_t *R)
 {
@@ -633,6 +810,12 @@ static int sy_begin(sy_run_t *R)
 		return MID_OK;
 	if ((rc = mid_store_begin(R->st, R->err)))
 		return rc;
+	if (R->bulk) {
+		/* with the write lock held: did anyone else write since? */
+		int64_t v;
+		if (mid_store_data_version(R->st, &v, NULL) || v != R->data_version)
+			sy_bulk_off(R);
+	}
 	R->in_txn = 1;
 	R->batch_writes = 0;
 	R->txn_started = sy_mono();
@@ -773,12 +956,19 @@ static int sy_correlate(sy_run_t *R, const mid_canon_t *c, char id[MID_ID_LEN], 
 		const char *v = f >= 0 ? mid_canon_str(c, f) : "";
 		if (!*v)
 			continue;
-		if (f == MID_CF_EMPLOYEE_ID)
+		if (f == MID_CF_EMPLOYEE_ID) {
+			if (!sy_bulk_maybe(R, SY_KEY_EMPLOYEE, v))
+				continue;
 			rc = mid_store_person_find_employee(R->st, v, ids, 4, &n, R->err);
-		else if (f == MID_CF_EMAIL)
+		} else if (f == MID_CF_EMAIL) {
+			char fold[256];
+			if (R->bulk && mid_fold(v, fold, sizeof fold) == MID_OK &&
+			    !sy_bulk_maybe(R, SY_KEY_EMAIL, fold))
+				continue;
 			rc = mid_store_person_find_email(R->st, v, ids, 4, &n, R->err);
-		else
+		} else {
 			continue;      /* no index for other fields */
+		}
 		if (rc)
 			return rc;
 		if (n == 1) {
@@ -795,11 +985,28 @@ static int sy_correlate(sy_run_t *R, const mid_canon_t *c, char id[MID_ID_LEN], 
 	return MID_OK;
 }
 
+/* A card value whose recording the caller does itself (bulk import). */
+typedef struct sy_cardval {
+	int set;
+	char fmt[32];
+	long long fc, cn;
+} sy_cardval_t;
+
+/* Text that JSON writes as it is (printable ASCII but '"' and '\\'). */
+static int sy_plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
+			return 0;
+	return 1;
+}
+
 /* Handle the card value of a record for person np. Returns MID_EINVAL with
  * the reason when the row must be rejected. Sets *attr_changed when the
- * person's card attribute changed (np->attributes replaced). */
+ * person's card attribute changed (np->attributes replaced). With defer
+ * (not NULL) a new value is not recorded but returned there. */
 static int sy_card(sy_run_t *R, const mid_canon_t *c, mid_person_t *np, int *attr_changed,
-                   int plan_only)
+                   int plan_only, sy_cardval_t *defer)
 {
 	const char *cn = mid_canon_str(c, MID_CF_CARD_NUMBER);
 	const char *fc = mid_canon_str(c, MID_CF_FACILITY_CODE);
@@ -828,7 +1035,18 @@ static int sy_card(sy_run_t *R, const mid_canon_t *c, mid_person_t *np, int *att
 		if (!*fmt)
 			return mid_error_set(R->err, MID_EINVAL, 0, "card_number %s has no card_format "
 			                     "(map one, e.g. {\"const\": \"H10301\"})", cn);
-		snprintf(want, sizeof want, "%.31s:%lld:%lld", fmt, fcv, cnv);
+		/* "%.31s:%lld:%lld" (both numbers are >= 0) */
+		size_t fl = strlen(fmt);
+		char *w = want;
+		if (fl > 31)
+			fl = 31;
+		memcpy(w, fmt, fl);
+		w += fl;
+		*w++ = ':';
+		w = sy_utoa(w, (unsigned long long)fcv);
+		*w++ = ':';
+		w = sy_utoa(w, (unsigned long long)cnv);
+		*w = '\0';
 	}
 	/* the card this binding last recorded for the person */
 	if (np->attributes && strstr(np->attributes, R->card_key)) {
@@ -839,7 +1057,7 @@ static int sy_card(sy_run_t *R, const mid_canon_t *c, mid_person_t *np, int *att
 	}
 	if (strcmp(want, have) == 0)
 		goto out;
-	if (*want) {
+	if (*want && sy_bulk_maybe(R, SY_KEY_CARD, want)) {
 		int taken = 0;
 		if ((rc = mid_store_value_taken(R->st, fmt, fcv, cnv, &taken, R->err)))
 			goto out;
@@ -858,10 +1076,40 @@ static int sy_card(sy_run_t *R, const mid_canon_t *c, mid_person_t *np, int *att
 			    rc != MID_ENOTFOUND)
 				goto out;
 		}
-		if (*want && (rc = mid_store_pacs_value_add(R->st, R->b->name, fmt, fcv, cnv, R->err)))
+		if (*want && defer) {
+			defer->set = 1;
+			sy_copy(defer->fmt, sizeof defer->fmt, fmt);
+			defer->fc = fcv;
+			defer->cn = cnv;
+		} else if (*want &&
+		           (rc = mid_store_pacs_value_add(R->st, R->b->name, fmt, fcv, cnv, R->err))) {
 			goto out;
+		}
+		if (*want)
+			sy_bulk_key(R, SY_KEY_CARD, want);
 	}
 	rc = MID_OK;
+	if (!attrs && *want && (!np->attributes || !*np->attributes ||
+	                        strcmp(np->attributes, "{}") == 0) &&
+	    sy_plain(R->card_key) && sy_plain(want)) {
+		/* the one attribute, written as json_dumps would */
+		size_t kl = strlen(R->card_key), wl = strlen(want);
+		char *a = malloc(kl + wl + 8);
+		if (!a) {
+			rc = mid_error_set(R->err, MID_ENOMEM, 0, "out of memory");
+			goto out;
+		}
+		a[0] = '{';
+		a[1] = '"';
+		memcpy(a + 2, R->card_key, kl);
+		memcpy(a + 2 + kl, "\":\"", 3);
+		memcpy(a + 5 + kl, want, wl);
+		memcpy(a + 5 + kl + wl, "\"}", 3);
+		free(np->attributes);
+		np->attributes = a;
+		*attr_changed = 1;
+		goto out;
+	}
 	if (!attrs)
 		attrs = json_loads(np->attributes && *np->attributes ? np->attributes : "{}", 0, NULL);
 	if (!attrs || !json_is_object(attrs)) {
@@ -893,6 +1141,8 @@ static int sy_apply(sy_run_t *R, const mid_record_t *rec, const mid_canon_t *c,
 	unsigned changed = 0, conflicts = 0, kept = 0;
 	char why[520] = "";
 	mid_error_t perr = { 0 };
+	sy_cardval_t cv = { 0 };
+	int import = 0;
 
 	memset(&cur, 0, sizeof cur);
 	memset(&np, 0, sizeof np);
@@ -985,7 +1235,8 @@ static int sy_apply(sy_run_t *R, const mid_record_t *rec, const mid_canon_t *c,
 		*R->err = perr;
 		goto out;
 	}
-	rc = sy_card(R, c, &np, &card_changed, 0);
+	import = R->bulk && !have_cur && !ent; /* no link at the start, none made since */
+	rc = sy_card(R, c, &np, &card_changed, 0, import ? &cv : NULL);
 	if (rc == MID_EINVAL) {
 		snprintf(why, sizeof why, "%s", R->err->text);
 		memset(R->err, 0, sizeof *R->err);
@@ -995,16 +1246,41 @@ static int sy_apply(sy_run_t *R, const mid_record_t *rec, const mid_canon_t *c,
 		goto out;
 	if (card_changed)
 		changed |= 1u << MID_CF_N;
+	if (import) {
+		/* person, link and card value in one go: three inserts */
+		sy_uuid7(np.id, R->rep->started, ++R->id_seq, R->id_rnd);
+		memset(&l, 0, sizeof l);
+		sy_copy(l.binding, sizeof l.binding, R->b->name);
+		sy_copy(l.external_id, sizeof l.external_id, ext);
+		memcpy(l.recv_hash, hash, MID_HASH_LEN);
+		l.has_recv = 1;
+		l.seen_run = R->run_id;
+		if (rec->etag)
+			sy_copy(l.etag, sizeof l.etag, rec->etag);
+		if ((rc = mid_store_import_person(R->st, &np, &l, cv.set ? cv.fmt : NULL, cv.fc,
+		                                  cv.cn, R->err)))
+			goto out;
+		sy_bulk_person(R, &np);
+		R->rep->counts.created++;
+		sy_example(R, MID_SYNC_CREATE, ext, np.id, "%s %s <%s>", np.given_name,
+		           np.family_name, np.email);
+		if ((rc = sy_enqueue(R, np.id, MID_OP_UPSERT, 0)))
+			goto out;
+		R->batch_writes++;
+		goto mark;
+	}
 	if (!have_cur) {
 		sy_uuid7(np.id, R->rep->started, ++R->id_seq, R->id_rnd);
 		if ((rc = mid_store_person_create(R->st, &np, R->err)))
 			goto out;
+		sy_bulk_person(R, &np);
 		R->rep->counts.created++;
 		sy_example(R, MID_SYNC_CREATE, ext, np.id, "%s %s <%s>", np.given_name,
 		           np.family_name, np.email);
 	} else if (changed) {
 		if ((rc = mid_store_person_update(R->st, &np, R->err)))
 			goto out;
+		sy_bulk_person(R, &np);
 		R->rep->counts.updated++;
 		if (np.status == MID_PERSON_SUSPENDED && cur.status != MID_PERSON_SUSPENDED) {
 			R->rep->counts.suspended++;
@@ -1391,6 +1667,12 @@ int mid_sync_run(mid_instance_t *in, const char *name, const mid_sync_opts_t *op
 		if ((rc = mid_store_link_each(R.st, R.b->name, sy_load_cb, &R.tab, err)))
 			goto done;
 		R.total_at_start = (int64_t)R.tab.n;
+		if (R.tab.n == 0) {
+			int empty = 0;
+			if ((rc = mid_store_people_empty(R.st, &empty, err)))
+				goto done;
+			R.bulk = empty && mid_store_data_version(R.st, &R.data_version, NULL) == MID_OK;
+		}
 		rc = d->pull(R.conn->inst, &req, &sink, &res, &ferr);
 		if (rc) {
 			if (err->code == 0) {
@@ -1451,6 +1733,7 @@ done:
 	mid_conn_close(R.conn);
 	mid_mapper_free(R.map);
 	sy_table_free(&R.tab);
+	sy_bloom_free(&R.bloom);
 	mid_arena_free(&R.arena);
 	free(R.pending_cursor);
 	free(cursor);
