@@ -6,6 +6,7 @@
 #include "gateway/api.h"
 #include "gateway/api_int.h"
 #include "gateway/log.h"
+#include "gateway/replay.h"
 #include "gateway/secrets.h"
 
 #include <arpa/inet.h>
@@ -30,6 +31,11 @@
 #define API_MAX_STATUS 600
 #define API_MAX_REASONS 32
 #define API_TLS_FILE_MAX (256 * 1024)
+/* Replay cache bounds (docs/api.md "Replay defence"): live nonces per
+ * device or reader within its window, and in all (80 to 160 bytes each
+ * with table slack: at most about 42 MB). */
+#define API_REPLAY_PER_SCOPE 4096
+#define API_REPLAY_TOTAL (1u << 18)
 
 enum api_authkind { AUTH_NONE = 0, AUTH_ADMIN, AUTH_READER, AUTH_DEVICE };
 
@@ -92,7 +98,7 @@ struct mid_api {
 	pthread_key_t key;
 	int key_made;
 	pthread_mutex_t mu;          /* guards ctxs and reasons */
-	pthread_mutex_t wmu;         /* serialises hot-path store writes */
+	mid_replay_t *replay;        /* nonces seen (phones, readers); thread-safe */
 	api_tls_ctx_t *ctxs;
 	char *tls_cert, *tls_key;    /* PEM text; the key is wiped on stop */
 	size_t tls_key_len;
@@ -293,14 +299,9 @@ const char *mid_api_query(mid_api_req_t *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-void mid_api_write_lock(mid_api_t *api)
+mid_replay_t *mid_api_replay(mid_api_t *api)
 {
-	pthread_mutex_lock(&api->wmu);
-}
-
-void mid_api_write_unlock(mid_api_t *api)
-{
-	pthread_mutex_unlock(&api->wmu);
+	return api->replay;
 }
 
 /* ---- metrics ---------------------------------------------------------------------- */
@@ -833,7 +834,7 @@ static void api_free(mid_api_t *api)
 	if (api->key_made)
 		pthread_key_delete(api->key);
 	pthread_mutex_destroy(&api->mu);
-	pthread_mutex_destroy(&api->wmu);
+	mid_replay_free(api->replay);
 	if (api->tls_key) {
 		sodium_memzero(api->tls_key, api->tls_key_len);
 		free(api->tls_key);
@@ -876,7 +877,6 @@ int mid_api_start(mid_instance_t *in, mid_api_t **out, mid_error_t *err)
 	if (!api)
 		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 	pthread_mutex_init(&api->mu, NULL);
-	pthread_mutex_init(&api->wmu, NULL);
 	api->in = in;
 	api->max_body = cfg->http.max_body_bytes ? cfg->http.max_body_bytes : 65536;
 	api->req_count = calloc(API_NROUTES + 1, sizeof *api->req_count);
@@ -899,6 +899,21 @@ int mid_api_start(mid_instance_t *in, mid_api_t **out, mid_error_t *err)
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* The replay cache starts empty, so signed requests stamped before this
+	 * server's start are refused (docs/api.md "Replay defence"). Stamps are
+	 * whole seconds: start on the next whole second and listen only from
+	 * then, so a request signed with a correct clock is never refused and
+	 * every request captured before the start is. */
+	{
+		int64_t start = (mid_api_now_ms() / 1000 + 1) * 1000, left;
+		if ((rc = mid_replay_new(start, API_REPLAY_PER_SCOPE, API_REPLAY_TOTAL, &api->replay,
+		                         err)) != MID_OK)
+			goto fail;
+		while ((left = start - mid_api_now_ms()) > 0) {
+			struct timespec ts = { 0, (long)left * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
 
 	{
 		struct MHD_OptionItem opts[] = {

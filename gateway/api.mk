@@ -5,7 +5,8 @@ gateway_libmidcore_la_SOURCES += \
 	gateway/api.c gateway/api.h gateway/api_int.h \
 	gateway/api_body.c gateway/api_sign.c \
 	gateway/api_phone.c gateway/api_reader.c gateway/api_admin.c \
-	gateway/api_verify.c gateway/api_verify.h
+	gateway/api_verify.c gateway/api_verify.h \
+	gateway/replay.c gateway/replay.h
 gateway_libmidcore_la_CFLAGS += $(MHD_CFLAGS) -pthread
 gateway_libmidcore_la_LIBADD += $(MHD_LIBS) -lpthread
 
@@ -23,6 +24,13 @@ gateway_api_test_SOURCES = gateway/api_test.c tests/tap.h
 gateway_api_test_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 	$(MHD_CFLAGS) -DMID_OPENAPI_FILE='"$(abs_top_srcdir)/schemas/openapi.yaml"'
 gateway_api_test_LDADD = gateway/libmidcore.la $(CURL_LIBS)
+
+# The in-memory replay cache (includes gateway/replay.c).
+check_PROGRAMS += gateway/replay_test
+TESTS += gateway/replay_test
+gateway_replay_test_SOURCES = gateway/replay_test.c tests/tap.h
+gateway_replay_test_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) -pthread
+gateway_replay_test_LDADD = $(SODIUM_LIBS) -lpthread
 
 TESTS += tests/integration/api_http.sh tests/integration/e2e_standalone.sh
 EXTRA_DIST += tests/integration/api_http.sh tests/integration/e2e_standalone.sh \

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include "gateway/api.h"
 #include "gateway/instance.h"
+#include "gateway/replay.h"
 
 struct MHD_Connection;
 
@@ -68,11 +69,11 @@ json_t *mid_api_body(mid_api_req_t *r);
 const char *mid_api_header(mid_api_req_t *r, const char *name);
 const char *mid_api_query(mid_api_req_t *r, const char *name);
 
-/* Serialise this process's store writes on the hot paths (replay nonces):
- * SQLite lets one writer in at a time and a waiting handle backs off by
- * sleeping, so queueing on a mutex is much faster under load. */
-void mid_api_write_lock(mid_api_t *api);
-void mid_api_write_unlock(mid_api_t *api);
+/* The server's replay cache (gateway/replay.h): nonces of signed phone
+ * requests and of answered reader challenges, kept in memory for their
+ * window and shared by the worker threads (thread-safe). Its start time is
+ * the server's start: earlier stamps are refused. */
+mid_replay_t *mid_api_replay(mid_api_t *api);
 
 /* ---- metrics (api.c) ------------------------------------------------------- */
 

@@ -7,6 +7,8 @@
 #include "gateway/log.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -16,6 +18,7 @@
 #define PHONE_NONCE_MAX 64
 #define PHONE_TOUCH_MS 60000      /* last_seen is written at most once a minute */
 #define RETRY_AFTER "600"         /* seconds: MID_INVITE_ADDR_WINDOW_MS */
+#define PHONE_RETRY_AFTER "60"    /* seconds: a device over its replay-cache bound */
 
 static int b64url_chars(const char *s, size_t min, size_t max)
 {
@@ -40,7 +43,7 @@ int mid_api_phone_auth(mid_api_req_t *r)
 	mid_error_t err = { 0 };
 	long long t;
 	int64_t now = mid_api_now_ms();
-	int fresh = 0, rc;
+	int rc;
 
 	if (!dev || !ts || !nonce || !sig)
 		return mid_api_problem(r, 401, "unauthenticated", "Unauthenticated",
@@ -74,51 +77,143 @@ int mid_api_phone_auth(mid_api_req_t *r)
 	if (crypto_sign_verify_detached(sigb, (const unsigned char *)msg, strlen(msg), d.public_key) != 0)
 		return mid_api_problem(r, 401, "bad-signature", "Unauthenticated",
 		                       "the device signature does not verify"), 1;
+	/* the replay check, in memory (docs/api.md "Replay defence") */
 	snprintf(scope, sizeof scope, "device:%s", d.id);
-	mid_api_write_lock(r->api);
-	rc = mid_store_nonce_use(r->inst.store, scope, nonce,
-	                         (int64_t)(t + PHONE_SKEW_S + 1) * 1000, &fresh, &err);
-	mid_api_write_unlock(r->api);
-	if (rc != MID_OK)
-		return mid_api_error(r, &err), 1;
-	if (!fresh)
+	switch (mid_replay_check(mid_api_replay(r->api), scope, nonce, (int64_t)t * 1000,
+	                         (int64_t)(t + PHONE_SKEW_S + 1) * 1000, now)) {
+	case MID_REPLAY_FRESH:
+		break;
+	case MID_REPLAY_SEEN:
 		return mid_api_problem(r, 401, "replay", "Unauthenticated",
 		                       "this nonce was already used: the request is a replay"), 1;
-	if (now - d.last_seen > PHONE_TOUCH_MS)
+	case MID_REPLAY_STALE:
+		return mid_api_problem(r, 401, "clock-skew", "Unauthenticated",
+		                       "X-Timestamp is before the gateway's start (%lld): sign the "
+		                       "request again with the current time",
+		                       (long long)(mid_replay_start(mid_api_replay(r->api)) / 1000)), 1;
+	case MID_REPLAY_SCOPE_FULL:
+		mid_api_problem(r, 429, "rate-limited", "Too many requests",
+		                "this device sent more signed requests than the gateway keeps "
+		                "within %d s; try again later", PHONE_SKEW_S);
+		mid_api_resp_header(r, "Retry-After", PHONE_RETRY_AFTER);
+		return 1;
+	default:
+		mid_api_problem(r, 503, "unavailable", "Service unavailable",
+		                "too many signed requests within the replay window; try again later");
+		mid_api_resp_header(r, "Retry-After", PHONE_RETRY_AFTER);
+		return 1;
+	}
+	/* last_seen: written at most once per PHONE_TOUCH_MS per device, decided
+	 * in memory so that concurrent requests do not all write */
+	if (now - d.last_seen > PHONE_TOUCH_MS &&
+	    mid_replay_touch_due(mid_api_replay(r->api), scope, now, PHONE_TOUCH_MS))
 		(void)mid_store_device_touch(r->inst.store, d.id, now, NULL);
 	snprintf(r->auth.device_id, sizeof r->auth.device_id, "%s", d.id);
 	snprintf(r->inst.actor, sizeof r->inst.actor, "device:%s", d.id);
 	return 0;
 }
 
-/* One credential as the phone gets it: the signed bytes and what they say. */
-static json_t *cred_json(mid_api_req_t *r, const mid_signed_cred_t *sc)
-{
-	mid_credential_t c;
-	mid_error_t err = { 0 };
-	char *b64 = mid_api_b64url(sc->bytes, sc->len);
-	json_t *j;
+/* ---- the phone's credential answer ------------------------------------------- */
 
-	if (!b64)
-		return NULL;
-	memset(&c, 0, sizeof c);
-	j = json_pack("{s:s, s:s}", "id", sc->credential_id, "credential", b64);
-	free(b64);
-	if (j && mid_store_credential_get(r->inst.store, sc->credential_id, &c, &err) == MID_OK) {
-		json_object_set_new(j, "format", json_string(c.format));
-		json_object_set_new(j, "facility_code", json_integer(c.facility_code));
-		json_object_set_new(j, "card_number", json_integer(c.card_number));
-		json_object_set_new(j, "type", json_string(mid_cred_type_name(c.type)));
-		json_object_set_new(j, "valid_from", json_integer(c.valid_from));
-		json_object_set_new(j, "valid_until", json_integer(c.valid_until));
-		mid_credential_clear(&c);
+/* Append string v as a JSON string (quoted, escaped). 0, or -1 when it
+ * does not fit in cap bytes. */
+static int pj_str(char *b, size_t cap, size_t *n, const char *v)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = *n;
+	if (o + 1 >= cap)
+		return -1;
+	b[o++] = '"';
+	for (; *v; v++) {
+		unsigned char ch = (unsigned char)*v;
+		if (o + 7 >= cap)
+			return -1;
+		if (ch == '"' || ch == '\\') {
+			b[o++] = '\\';
+			b[o++] = (char)ch;
+		} else if (ch < 0x20) {
+			memcpy(b + o, "\\u00", 4);
+			b[o + 4] = hex[ch >> 4];
+			b[o + 5] = hex[ch & 15];
+			o += 6;
+		} else {
+			b[o++] = (char)ch;
+		}
 	}
-	return j;
+	b[o++] = '"';
+	*n = o;
+	return 0;
+}
+
+/* Append printf output; 0 or -1 when it does not fit. */
+static int pj_fmt(char *b, size_t cap, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int pj_fmt(char *b, size_t cap, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+	va_start(ap, fmt);
+	k = vsnprintf(b + *n, cap - *n, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= cap - *n)
+		return -1;
+	*n += (size_t)k;
+	return 0;
+}
+
+/* Set the answer {"device_id": ..., "credentials": [{"id", "credential"
+ * (base64url of the signed bytes), "format", "facility_code",
+ * "card_number", "type", "valid_from", "valid_until"}, ...]} (the shape of
+ * schemas/openapi.yaml), written directly: no JSON tree per request. */
+static int phone_answer(mid_api_req_t *r, int status, const char *device_id,
+                        const mid_signed_cred_t *list, size_t n)
+{
+	/* per credential: escaped strings at most 6 bytes a character, base64
+	 * of the bytes, six numbers and the keys */
+	size_t per = 6 * (MID_ID_LEN + sizeof list->format + 16) +
+	             sodium_base64_ENCODED_LEN(MID_ISSUER_CRED_SIZE,
+	                                       sodium_base64_VARIANT_URLSAFE_NO_PADDING) + 256;
+	size_t cap = 64 + 6 * MID_ID_LEN + n * per, len = 0, i;
+	char *b = malloc(cap);
+	int bad = 0;
+
+	if (!b)
+		return mid_api_problem(r, 500, "internal", "Internal error", "out of memory");
+	bad |= pj_fmt(b, cap, &len, "{\"device_id\":");
+	bad |= pj_str(b, cap, &len, device_id);
+	bad |= pj_fmt(b, cap, &len, ",\"credentials\":[");
+	for (i = 0; i < n && !bad; i++) {
+		const mid_signed_cred_t *sc = &list[i];
+		const char *type = mid_cred_type_name(sc->type);
+		bad |= pj_fmt(b, cap, &len, "%s{\"id\":", i ? "," : "");
+		bad |= pj_str(b, cap, &len, sc->credential_id);
+		bad |= pj_fmt(b, cap, &len, ",\"credential\":\"");
+		if (!bad && sc->len <= MID_ISSUER_CRED_SIZE) {
+			sodium_bin2base64(b + len, cap - len, sc->bytes, sc->len,
+			                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+			len += strlen(b + len);
+		}
+		bad |= pj_fmt(b, cap, &len, "\",\"format\":");
+		bad |= pj_str(b, cap, &len, sc->format);
+		bad |= pj_fmt(b, cap, &len, ",\"facility_code\":%lld,\"card_number\":%lld,\"type\":",
+		              (long long)sc->facility_code, (long long)sc->card_number);
+		bad |= pj_str(b, cap, &len, type ? type : "");
+		bad |= pj_fmt(b, cap, &len, ",\"valid_from\":%lld,\"valid_until\":%lld}",
+		              (long long)sc->valid_from, (long long)sc->valid_until);
+	}
+	bad |= pj_fmt(b, cap, &len, "]}");
+	if (bad) {
+		free(b);
+		return mid_api_problem(r, 500, "internal", "Internal error", "answer too long");
+	}
+	mid_api_bytes(r, status, "application/json", b, len);
+	free(b);
+	return 0;
 }
 
 int mid_api_h_enroll(mid_api_req_t *r)
 {
-	json_t *body, *resp = NULL, *arr;
+	json_t *body;
 	const char *code = NULL, *pk_b64 = NULL, *platform = "unknown";
 	unsigned char pk[32];
 	mid_signed_cred_t sc;
@@ -179,11 +274,8 @@ int mid_api_h_enroll(mid_api_req_t *r)
 		goto out;
 	}
 	mid_api_count_enroll(r->api, 1);
-	arr = json_array();
-	json_array_append_new(arr, cred_json(r, &sc));
-	resp = json_pack("{s:s, s:o}", "device_id", sc.device_id, "credentials", arr);
 	mid_log(MID_LOG_INFO, "api: device %s enrolled credential %s", sc.device_id, sc.credential_id);
-	mid_api_json(r, 201, resp);
+	phone_answer(r, 201, sc.device_id, &sc, 1);
 	sodium_memzero(&sc, sizeof sc);
 out:
 	json_decref(body);
@@ -193,16 +285,12 @@ out:
 int mid_api_h_phone_credentials(mid_api_req_t *r)
 {
 	mid_signed_cred_t *list = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	mid_error_t err = { 0 };
-	json_t *arr;
 
 	if (mid_issuer_credentials_for_device(&r->inst, r->auth.device_id, &list, &n, &err) != MID_OK)
 		return mid_api_error(r, &err);
-	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, cred_json(r, &list[i]));
+	phone_answer(r, 200, r->auth.device_id, list, n);
 	free(list);
-	return mid_api_json(r, 200, json_pack("{s:s, s:o}", "device_id", r->auth.device_id,
-	                                      "credentials", arr));
+	return 0;
 }

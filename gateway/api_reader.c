@@ -120,7 +120,7 @@ int mid_api_h_reader_verify(mid_api_req_t *r)
 	json_error_t je;
 	char nonce_hex[65], scope[MID_ID_LEN + 8], cred_id[MID_ID_LEN] = "";
 	int64_t ts = 0, now = mid_api_now_ms();
-	int fresh = 0, rc;
+	int rc;
 
 	memset(&cred, 0, sizeof cred);
 	memset(&v, 0, sizeof v);
@@ -187,19 +187,30 @@ int mid_api_h_reader_verify(mid_api_req_t *r)
 			mid_api_problem(r, 500, "internal", "Internal error", "challenge does not decode");
 			goto out;
 		}
+		/* one answer per challenge, in memory (docs/api.md "Replay defence"):
+		 * kept for twice the challenge lifetime; a challenge made before the
+		 * gateway started is refused, whether or not it was answered then */
 		snprintf(scope, sizeof scope, "reader:%s", r->auth.reader_id);
-		mid_api_write_lock(r->api);
-		rc = mid_store_nonce_use(r->inst.store, scope, nonce_hex,
-		                         now + 2 * VERIFY_CHALLENGE_TTL_S * 1000, &fresh, &err);
-		mid_api_write_unlock(r->api);
-		if (rc != MID_OK) {
-			mid_api_error(r, &err);
-			goto out;
-		}
-		if (!fresh) {
+		switch (mid_replay_check(mid_api_replay(r->api), scope, nonce_hex, ts * 1000,
+		                         now + 2 * VERIFY_CHALLENGE_TTL_S * 1000, now)) {
+		case MID_REPLAY_FRESH:
+			break;
+		case MID_REPLAY_SEEN:
 			v.allow = 0;
 			snprintf(v.reason, sizeof v.reason, "replay");
 			snprintf(v.detail, sizeof v.detail, "this challenge was already answered");
+			break;
+		case MID_REPLAY_STALE:
+			v.allow = 0;
+			snprintf(v.reason, sizeof v.reason, "challenge_expired");
+			snprintf(v.detail, sizeof v.detail,
+			         "the challenge was made before the gateway started: make a new one");
+			break;
+		default:
+			mid_api_problem(r, 503, "unavailable", "Service unavailable",
+			                "too many answered challenges within their window; try again later");
+			mid_api_resp_header(r, "Retry-After", "30");
+			goto out;
 		}
 	}
 	mid_api_count_verify(r->api, v.reason);

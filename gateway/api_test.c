@@ -377,7 +377,7 @@ static void test_server(void)
 	unsigned char pk[32], sk[64], pk2[32], sk2[64];
 	char pkb[64];
 	resp_t *r = calloc(1, sizeof *r);
-	long long now = (long long)time(NULL);
+	long long before = (long long)time(NULL), now;
 	int i, got429 = 0;
 
 	char listen[64];
@@ -392,6 +392,7 @@ static void test_server(void)
 	ok(mid_api_start(in, &api, &err) == MID_OK, "server started: %s", err.text);
 	port = mid_api_port(api);
 	ok(port > 0, "server listens on port %u", (unsigned)port);
+	now = (long long)time(NULL); /* signed requests must be stamped after the start */
 	if (!api)
 		goto out;
 
@@ -459,6 +460,9 @@ static void test_server(void)
 	ok(strstr(r->body, "replay") != NULL, "replay named");
 	is_int(phone_fetch(dev, sk, "nonce-0000000002", now - 3600, r), 401, "timestamp an hour old 401");
 	ok(strstr(r->body, "clock-skew") != NULL, "clock skew named");
+	is_int(phone_fetch(dev, sk, "nonce-0000000006", before - 1, r), 401,
+	       "stamped before the server started (a request captured before a restart) 401");
+	ok(strstr(r->body, "before the gateway's start") != NULL, "the start rule named: %s", r->body);
 	is_int(phone_fetch(dev, sk2, "nonce-0000000003", now, r), 401, "signature by another key 401");
 	ok(strstr(r->body, "bad-signature") != NULL, "bad signature named");
 	is_int(phone_fetch("00000000-0000-4000-8000-000000000000", sk, "nonce-0000000004", now, r), 401,

@@ -388,13 +388,13 @@ static int is_hint_save(mid_instance_t *in, const is_pick_t *p, int64_t hint, mi
 
 /* ---- issue ------------------------------------------------------------------------ */
 
-/* Create one pending credential for `person` (fetched and checked). */
-static int is_issue_one(mid_instance_t *in, const mid_person_t *person, const mid_issue_opts_t *o,
-                        const is_pick_t *p, int64_t *hint, mid_credential_t *c, mid_error_t *err)
+/* Fill *c as a pending credential of `person` (fetched; its status is
+ * checked here): format, facility code, type and validity, as of `now`.
+ * The card number is left to the caller. Nothing is written. */
+static int is_fill(mid_instance_t *in, const mid_person_t *person, const mid_issue_opts_t *o,
+                   const is_pick_t *p, int64_t now, mid_credential_t *c, mid_error_t *err)
 {
 	const mid_config_t *cfg = in->cfg;
-	int64_t now = mid_store_now(in->store), card = o->card_number;
-	int rc;
 
 	memset(c, 0, sizeof *c);
 	if (person->status != MID_PERSON_ACTIVE)
@@ -421,6 +421,18 @@ static int is_issue_one(mid_instance_t *in, const mid_person_t *person, const mi
 	if (c->valid_until <= c->valid_from || c->valid_until <= now)
 		return mid_error_set(err, MID_EINVAL, 0,
 		                     "the validity ends before it starts or is already over");
+	return MID_OK;
+}
+
+/* Create one pending credential for `person` (fetched and checked). */
+static int is_issue_one(mid_instance_t *in, const mid_person_t *person, const mid_issue_opts_t *o,
+                        const is_pick_t *p, int64_t *hint, mid_credential_t *c, mid_error_t *err)
+{
+	int64_t now = mid_store_now(in->store), card = o->card_number;
+	int rc;
+
+	if ((rc = is_fill(in, person, o, p, now, c, err)) != MID_OK)
+		return rc;
 	if (card == 0 && (rc = is_next(in, p, hint, &card, err)) != MID_OK)
 		return rc;
 	c->card_number = card;
@@ -525,6 +537,45 @@ static int is_sign(const is_site_t *site, const mid_signing_key_t *key, const mi
 	return MID_OK;
 }
 
+/* The device row of phone key pk into *dev: created on first sight,
+ * otherwise its last_seen is set to now. */
+static int is_device(mid_instance_t *in, const unsigned char pk[32], const char *platform,
+                     int64_t now, mid_device_t *dev, mid_error_t *err)
+{
+	int rc;
+	memset(dev, 0, sizeof *dev);
+	rc = mid_store_device_find_key(in->store, pk, dev, err);
+	if (rc == MID_ENOTFOUND) {
+		is_clear_err(err);
+		memset(dev, 0, sizeof *dev);
+		memcpy(dev->public_key, pk, 32);
+		snprintf(dev->platform, sizeof dev->platform, "%s",
+		         platform && platform[0] ? platform : "unknown");
+		dev->enrolled = now;
+		dev->last_seen = now;
+		return mid_store_device_create(in->store, dev, err);
+	}
+	if (rc == MID_OK)
+		rc = mid_store_device_touch(in->store, dev->id, now, err);
+	return rc;
+}
+
+/* Fill *out from signed credential c (blob of MID_CREDENTIAL_SIZE bytes). */
+static void is_signed_out(const mid_credential_t *c, mid_signed_cred_t *out)
+{
+	memset(out, 0, sizeof *out);
+	snprintf(out->credential_id, sizeof out->credential_id, "%s", c->id);
+	snprintf(out->device_id, sizeof out->device_id, "%s", c->device_id);
+	memcpy(out->bytes, c->blob, MID_CREDENTIAL_SIZE);
+	out->len = MID_CREDENTIAL_SIZE;
+	snprintf(out->format, sizeof out->format, "%s", c->format);
+	out->facility_code = c->facility_code;
+	out->card_number = c->card_number;
+	out->type = c->type;
+	out->valid_from = c->valid_from;
+	out->valid_until = c->valid_until;
+}
+
 /* Bind loaded credential *c (in a transaction) to the device with key pk. */
 static int is_bind(mid_instance_t *in, const is_site_t *site, const mid_signing_key_t *key,
                    mid_credential_t *c, const unsigned char pk[32], const char *platform,
@@ -553,19 +604,7 @@ static int is_bind(mid_instance_t *in, const is_site_t *site, const mid_signing_
 			return mid_error_set(err, MID_ECONFLICT, 0, "the person of credential %s is %s",
 			                     c->id, mid_person_status_name(rc));
 	}
-	memset(&dev, 0, sizeof dev);
-	rc = mid_store_device_find_key(in->store, pk, &dev, err);
-	if (rc == MID_ENOTFOUND) {
-		memset(&dev, 0, sizeof dev);
-		memcpy(dev.public_key, pk, 32);
-		snprintf(dev.platform, sizeof dev.platform, "%s", platform && platform[0] ? platform : "unknown");
-		dev.enrolled = now;
-		dev.last_seen = now;
-		rc = mid_store_device_create(in->store, &dev, err);
-	} else if (rc == MID_OK) {
-		rc = mid_store_device_touch(in->store, dev.id, now, err);
-	}
-	if (rc != MID_OK)
+	if ((rc = is_device(in, pk, platform, now, &dev, err)) != MID_OK)
 		return rc;
 	if ((rc = is_wire_of(in, c->id, wire, err)) != MID_OK)
 		return rc;
@@ -607,13 +646,8 @@ static int is_bind(mid_instance_t *in, const is_site_t *site, const mid_signing_
 	                             "issuer_key", key->key_id),
 	                   err)) != MID_OK)
 		return rc;
-	if (out) {
-		memset(out, 0, sizeof *out);
-		snprintf(out->credential_id, sizeof out->credential_id, "%s", c->id);
-		snprintf(out->device_id, sizeof out->device_id, "%s", dev.id);
-		memcpy(out->bytes, blob, sizeof blob);
-		out->len = sizeof blob;
-	}
+	if (out)
+		is_signed_out(c, out);
 	return MID_OK;
 }
 
@@ -655,6 +689,51 @@ out:
 
 /* ---- batch ------------------------------------------------------------------------------ */
 
+#define IS_BATCH_VALUES 4096   /* free card numbers taken per scan of the range */
+
+/* One credential of a batch, in the batch's transaction: *c (filled by
+ * is_fill) gets card number `card` and a new id; with a device key it is
+ * bound and signed first, so its row is written once, already active (no
+ * insert-then-update), with one audit entry saying both. */
+static int is_batch_one(mid_instance_t *in, const is_site_t *site, const mid_signing_key_t *key,
+                        const unsigned char *pk, int64_t now, int64_t card, mid_credential_t *c,
+                        mid_error_t *err)
+{
+	unsigned char wire[16], blob[MID_CREDENTIAL_SIZE];
+	mid_device_t dev;
+	int rc;
+
+	c->card_number = card;
+	mid_uuid_new(c->id);
+	memset(&dev, 0, sizeof dev);
+	if (pk) {
+		if ((rc = is_device(in, pk, "managed", now, &dev, err)) != MID_OK)
+			return rc;
+		if (is_uuid_bin(c->id, wire) != 0)
+			return mid_error_set(err, MID_EINTERNAL, 0, "credential id %s is not a UUID", c->id);
+		if ((rc = is_sign(site, key, c, wire, pk, blob, err)) != MID_OK)
+			return rc;
+		c->blob = blob; /* borrowed for the insert below */
+		c->blob_len = sizeof blob;
+		snprintf(c->device_id, sizeof c->device_id, "%s", dev.id);
+		snprintf(c->issuer_key_id, sizeof c->issuer_key_id, "%s", key->key_id);
+		c->status = MID_CRED_ACTIVE;
+	}
+	rc = mid_store_credential_insert_allocated(in->store, c, err);
+	c->blob = NULL;
+	c->blob_len = 0;
+	if (rc != MID_OK)
+		return rc;
+	return is_audit(in, "credential.issue", c->id,
+	                json_pack("{s:s,s:s,s:I,s:I,s:s,s:s?,s:s?,s:s?}", "person", c->person_id,
+	                          "format", c->format, "facility_code", (json_int_t)c->facility_code,
+	                          "card_number", (json_int_t)c->card_number, "type",
+	                          mid_cred_type_name(c->type), "device", pk ? dev.id : NULL,
+	                          "platform", pk ? dev.platform : NULL, "issuer_key",
+	                          pk ? key->key_id : NULL),
+	                err);
+}
+
 int mid_issuer_batch_issue(mid_instance_t *in, const char *const *person_ids,
                            const unsigned char (*device_pks)[32], size_t n,
                            const mid_issue_opts_t *opts, char (*ids_out)[MID_ID_LEN],
@@ -665,8 +744,9 @@ int mid_issuer_batch_issue(mid_instance_t *in, const char *const *person_ids,
 	mid_person_t person;
 	mid_credential_t c;
 	is_pick_t pick;
-	is_site_t site;
-	int64_t hint = 0;
+	is_site_t site = { { 0 } };
+	int64_t hint = 0, now, *vals = NULL;
+	size_t nvals = 0, vi = 0;
 	int rc;
 
 	memset(&person, 0, sizeof person);
@@ -683,27 +763,56 @@ int mid_issuer_batch_issue(mid_instance_t *in, const char *const *person_ids,
 		return mid_error_set(err, MID_EINVAL, 0, "a batch allocates card numbers itself");
 	if ((rc = is_choose(in, &o, &pick, err)) != MID_OK)
 		return rc;
+	/* the signing key is unsealed once for the whole batch */
 	if (device_pks) {
 		if ((rc = is_site_id(in, &site, err)) != MID_OK ||
 		    (rc = mid_keys_load_current(in, &key, err)) != MID_OK)
 			return rc;
 	}
+	if (!(vals = malloc(IS_BATCH_VALUES * sizeof *vals))) {
+		rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+		goto out;
+	}
 	if ((rc = mid_store_begin(in->store, err)) != MID_OK)
 		goto out;
 	if ((rc = is_hint_load(in, &pick, &hint, err)) != MID_OK)
 		goto fail;
+	now = mid_store_now(in->store);
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = mid_store_person_get(in->store, person_ids[i], &person, err)) != MID_OK) {
 			if (rc == MID_ENOTFOUND)
 				mid_error_set(err, rc, 0, "no person %s (entry %zu)", person_ids[i], i + 1);
 			goto fail;
 		}
-		if ((rc = is_issue_one(in, &person, &o, &pick, &hint, &c, err)) != MID_OK)
+		if ((rc = is_fill(in, &person, &o, &pick, now, &c, err)) != MID_OK)
 			goto fail;
-		if (device_pks &&
-		    (rc = is_bind(in, &site, key, &c, device_pks[i], "managed", 0, NULL, err)) != MID_OK)
-			goto fail;
-		if ((rc = is_outbox(in, c.person_id, err)) != MID_OK)
+		if (vi == nvals) {
+			/* the next free values, many per scan (the write transaction
+			 * keeps anyone else from taking them meanwhile) */
+			int64_t from = (int64_t)pick.range->first, to = (int64_t)pick.range->last;
+			if (to > (int64_t)pick.max_cn)
+				to = (int64_t)pick.max_cn;
+			if (from == 0)
+				from = 1;
+			if (hint > from)
+				from = hint;
+			if (from > to) {
+				rc = mid_error_set(err, MID_ELIMIT, 0,
+				                   "no free card number left in %s facility %lld range "
+				                   "%llu..%llu", pick.format, (long long)pick.fc,
+				                   (unsigned long long)pick.range->first,
+				                   (unsigned long long)pick.range->last);
+				goto fail;
+			}
+			if ((rc = mid_store_value_free_list(in->store, pick.format, pick.fc, from, to,
+			                                    IS_BATCH_VALUES, vals, &nvals, err)) != MID_OK)
+				goto fail;
+			vi = 0;
+		}
+		hint = vals[vi] + 1;
+		if ((rc = is_batch_one(in, &site, key, device_pks ? device_pks[i] : NULL, now,
+		                       vals[vi++], &c, err)) != MID_OK ||
+		    (rc = is_outbox(in, c.person_id, err)) != MID_OK)
 			goto fail;
 		if (ids_out)
 			memcpy(ids_out[i], c.id, MID_ID_LEN);
@@ -716,10 +825,12 @@ int mid_issuer_batch_issue(mid_instance_t *in, const char *const *person_ids,
 	                   err)) != MID_OK)
 		goto fail;
 	rc = mid_store_commit(in->store, err);
-	goto out;
+	if (rc == MID_OK)
+		goto out;
 fail:
 	mid_store_rollback(in->store, NULL);
 out:
+	free(vals);
 	mid_credential_clear(&c);
 	mid_person_clear(&person);
 	mid_signing_key_free(key);
@@ -876,11 +987,7 @@ int mid_issuer_credentials_for_device(mid_instance_t *in, const char *device_id,
 				goto out;
 			continue;
 		}
-		snprintf(res[k].credential_id, MID_ID_LEN, "%s", c->id);
-		snprintf(res[k].device_id, MID_ID_LEN, "%s", c->device_id);
-		memcpy(res[k].bytes, c->blob, MID_CREDENTIAL_SIZE);
-		res[k].len = MID_CREDENTIAL_SIZE;
-		k++;
+		is_signed_out(c, &res[k++]);
 	}
 	*out = res;
 	*n = k;

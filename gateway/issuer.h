@@ -41,12 +41,19 @@ typedef struct mid_issue_opts {
 	                          * person's valid_until */
 } mid_issue_opts_t;
 
-/* A signed credential as handed to a phone. */
+/* A signed credential as handed to a phone, with what its bytes say (so
+ * an API can describe it without reading the store again). */
 typedef struct mid_signed_cred {
 	char credential_id[MID_ID_LEN];
 	char device_id[MID_ID_LEN];
 	unsigned char bytes[MID_ISSUER_CRED_SIZE];
 	size_t len;
+	char format[32];          /* "H10301", ... */
+	int64_t facility_code;
+	int64_t card_number;
+	int type;                 /* enum mid_cred_type */
+	int64_t valid_from;       /* ms */
+	int64_t valid_until;      /* ms */
 } mid_signed_cred_t;
 
 /* Issue a pending credential for person `person_id` (an id; see
