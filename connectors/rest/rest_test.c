@@ -1,2 +1,407 @@
-#include "config.h"
-int main(void){return 0;}
+/* connectors/rest/rest_test.c -- unit tests of the REST connector with a
+ * scripted transport in place of libcurl's: Retry-After parsing, backoff,
+ * auth headers from secrets, paging with repeat/skip detection, cursors,
+ * the changes feed, writes with 409 correlation. Includes rest.c to reach
+ * its statics. */
+#include "connectors/rest/rest.c"
+
+#include "tests/tap.h"
+#include "tests/mock_host.h"
+
+/* ---- a scripted server ------------------------------------------------------ */
+
+typedef struct tx_step {
+	long status;
+	const char *body;
+	const char *retry_after;
+	int curl_rc;
+} tx_step_t;
+
+typedef struct tx {
+	const tx_step_t *steps;
+	size_t n, at;
+	char urls[32][512];
+	char auth[32][256];
+	char methods[32][8];
+	char bodies[32][1024];
+	mock_host_t *mh;
+} tx_t;
+
+static int tx_xfer(rs_inst_t *in, const rs_http_req_t *rq, rs_resp_t *resp)
+{
+	tx_t *t = in->test_ctx;
+	size_t i = t->at < 32 ? t->at : 31;
+	snprintf(t->urls[i], sizeof t->urls[i], "%s", rq->url);
+	snprintf(t->methods[i], sizeof t->methods[i], "%s", rq->method);
+	snprintf(t->bodies[i], sizeof t->bodies[i], "%s", rq->body ? rq->body : "");
+	t->auth[i][0] = '\0';
+	for (struct curl_slist *h = rq->headers; h; h = h->next)
+		if (!strncasecmp(h->data, "Authorization:", 14) || !strncasecmp(h->data, "X-API-Key:", 10))
+			snprintf(t->auth[i], sizeof t->auth[i], "%s", h->data);
+	if (t->at >= t->n) {
+		resp->curl_rc = CURLE_COULDNT_CONNECT;
+		snprintf(resp->curl_err, sizeof resp->curl_err, "script ended");
+		t->at++;
+		return 0;
+	}
+	const tx_step_t *s = &t->steps[t->at++];
+	resp->curl_rc = s->curl_rc;
+	if (s->curl_rc) {
+		snprintf(resp->curl_err, sizeof resp->curl_err, "scripted error");
+		return 0;
+	}
+	resp->status = s->status;
+	if (s->retry_after)
+		snprintf(resp->retry_after, sizeof resp->retry_after, "%s", s->retry_after);
+	if (s->body)
+		rj_buf_adds(&resp->body, s->body);
+	return 0;
+}
+
+static void tx_sleep(rs_inst_t *in, int64_t ms)
+{
+	tx_t *t = in->test_ctx;
+	mock_host_advance(t->mh, ms);
+}
+
+static rs_inst_t *open_inst(mock_host_t *mh, tx_t *t, const char *settings)
+{
+	void *inst = NULL;
+	mid_error_t err = { 0 };
+	if (rs_open(&mh->host, settings, &inst, &err) != MID_OK) {
+		printf("# open failed: %s\n", err.text);
+		return NULL;
+	}
+	rs_inst_t *in = inst;
+	in->xfer = tx_xfer;
+	in->sleep_ms = tx_sleep;
+	in->test_ctx = t;
+	t->mh = mh;
+	return in;
+}
+
+#define SCIM_SETTINGS(extra) \
+	"{\"base_url\": \"http://pacs.test:8080/scim\", \"auth\": {\"type\": \"bearer\"}," \
+	" \"token\": {\"secret\": \"tok\"}, \"retry\": {\"base_ms\": 100, \"max_ms\": 5000}," \
+	" \"list\": {\"path\": \"/Users\", \"query\": {\"startIndex\": \"{{$start}}\", \"count\": \"{{$size}}\"}," \
+	" \"records\": \"Resources\", \"paging\": {\"style\": \"index\", \"size\": 2, \"total\": \"totalResults\"}}" \
+	extra "}"
+
+static int pull(rs_inst_t *in, int mode, const char *cursor, mock_sink_t *ms,
+                mid_pull_result_t *res, mid_error_t *err)
+{
+	mid_pull_req_t req = { mode, cursor, 0 };
+	memset(err, 0, sizeof *err);
+	return rs_pull(in, &req, &ms->sink, res, err);
+}
+
+int main(void)
+{
+	mock_host_t mh;
+	mock_sink_t ms;
+	mid_pull_result_t res;
+	mid_error_t err;
+	rs_inst_t *in;
+	int rc;
+
+	mock_host_init(&mh);
+	mock_host_set_secret(&mh, "tok", "s3cret-token");
+	mock_host_set_secret(&mh, "pw", "pa:ss");
+	mock_host_set_secret(&mh, "key", "K3Y");
+
+	/* ---- Retry-After ---- */
+	is_int(rs_retry_after_ms("5", 0), 5000, "Retry-After delta seconds");
+	is_int(rs_retry_after_ms(" 0 ", 0), 0, "Retry-After 0 with spaces");
+	is_int(rs_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470000LL), 10000,
+	       "Retry-After HTTP date 10 s ahead");
+	is_int(rs_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", 1445412490000LL), 0,
+	       "Retry-After date in the past: no wait");
+	is_int(rs_retry_after_ms("soon", 0), -1, "Retry-After garbage refused");
+	is_int(rs_retry_after_ms("12abc", 0), -1, "Retry-After trailing junk refused");
+	is_int(rs_retry_after_ms(NULL, 0), -1, "no Retry-After");
+
+	/* ---- open: plain secrets are refused ---- */
+	{
+		void *x = NULL;
+		mid_error_t e = { 0 };
+		rc = rs_open(&mh.host, "{\"base_url\": \"https://a.test\", \"auth\": {\"type\": \"bearer\"},"
+		             " \"token\": \"plain\", \"list\": {\"path\": \"/u\"}}", &x, &e);
+		ok(rc == MID_EINVAL && strstr(e.text, "never a plain value"), "a plain token is refused");
+		rc = rs_open(&mh.host, "{\"base_url\": \"https://a.test\", \"auth\": {\"type\": \"basic\"},"
+		             " \"username\": \"u\", \"list\": {\"path\": \"/u\"}}", &x, &e);
+		ok(rc == MID_EINVAL && strstr(e.text, "password"), "basic without password is refused");
+	}
+
+	/* ---- auth headers ---- */
+	{
+		tx_t t = { 0 };
+		char *line = NULL;
+		in = open_inst(&mh, &t, "{\"base_url\": \"https://a.test\", \"auth\": {\"type\": \"basic\"},"
+		               " \"username\": \"ann\", \"password\": {\"secret\": \"pw\"}, \"list\": {\"path\": \"/u\"}}");
+		ok(in && rs_auth_line(in, &line, &err) == MID_OK, "basic header built");
+		is_str(line, "Authorization: Basic YW5uOnBhOnNz", "basic = base64(ann:pa:ss)");
+		free(line);
+		is_int(mh.secrets_out, 0, "secrets released after use");
+		rs_close(in);
+		in = open_inst(&mh, &t, "{\"base_url\": \"https://a.test\", \"auth\": {\"type\": \"api_key\","
+		               " \"scheme\": \"GGL-API-KEY\"}, \"api_key\": {\"secret\": \"key\"}, \"list\": {\"path\": \"/u\"}}");
+		line = NULL;
+		ok(in && rs_auth_line(in, &line, &err) == MID_OK, "api key header built");
+		is_str(line, "Authorization: GGL-API-KEY K3Y", "Gallagher-style API key scheme");
+		free(line);
+		rs_close(in);
+		in = open_inst(&mh, &t, "{\"base_url\": \"https://a.test\", \"auth\": {\"type\": \"api_key\","
+		               " \"header\": \"X-API-Key\"}, \"api_key\": {\"secret\": \"key\"}, \"list\": {\"path\": \"/u\"}}");
+		line = NULL;
+		ok(in && rs_auth_line(in, &line, &err) == MID_OK, "header-only API key built");
+		is_str(line, "X-API-Key: K3Y", "key alone in its own header");
+		free(line);
+		rs_close(in);
+		in = open_inst(&mh, &t, "{\"base_url\": \"https://a.test\", \"auth\": {\"type\": \"bearer\"},"
+		               " \"token\": {\"secret\": \"missing\"}, \"list\": {\"path\": \"/u\"}}");
+		line = NULL;
+		ok(in && rs_auth_line(in, &line, &err) != MID_OK && !line, "a missing secret is an error");
+		ok(!strstr(err.text, "s3cret"), "no secret in the error text");
+		rs_close(in);
+	}
+
+	/* ---- oauth2: token fetched once, cached, refreshed before expiry ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 200, "{\"access_token\": \"AT1\", \"expires_in\": 300}", NULL, 0 },
+			{ 200, "{\"access_token\": \"AT2\", \"expires_in\": 300}", NULL, 0 },
+		};
+		tx_t t = { steps, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		char *l1 = NULL, *l2 = NULL, *l3 = NULL;
+		mock_host_set_secret(&mh, "cs", "csecret");
+		in = open_inst(&mh, &t, "{\"base_url\": \"https://a.test\", \"auth\": {\"type\": "
+		               "\"oauth2_client_credentials\", \"token_url\": \"https://a.test/token\"},"
+		               " \"client_id\": \"gw\", \"client_secret\": {\"secret\": \"cs\"}, \"list\": {\"path\": \"/u\"}}");
+		ok(in && rs_auth_line(in, &l1, &err) == MID_OK, "oauth2 token fetched");
+		is_str(l1, "Authorization: Bearer AT1", "bearer from the token endpoint");
+		is_str(t.auth[0], "Authorization: Basic Z3c6Y3NlY3JldA==", "client credentials as basic auth");
+		ok(strstr(t.bodies[0], "grant_type=client_credentials") != NULL, "client_credentials grant");
+		mock_host_advance(&mh, 100000);
+		rs_auth_line(in, &l2, &err);
+		is_str(l2, "Authorization: Bearer AT1", "cached while valid");
+		mock_host_advance(&mh, 150000);   /* 250 s: within 60 s of expiry */
+		rs_auth_line(in, &l3, &err);
+		is_str(l3, "Authorization: Bearer AT2", "refreshed before expiry");
+		is_int(t.at, 2, "two token requests in all");
+		free(l1);
+		free(l2);
+		free(l3);
+		rs_close(in);
+	}
+
+	/* ---- paging: a clean index pull ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 200, "{\"totalResults\": 5, \"Resources\": [{\"id\": \"a\", \"name\": {\"givenName\": \"A\"}}, {\"id\": \"b\"}]}", NULL, 0 },
+			{ 200, "{\"totalResults\": 5, \"Resources\": [{\"id\": \"c\"}, {\"id\": \"d\"}]}", NULL, 0 },
+			{ 200, "{\"totalResults\": 5, \"Resources\": [{\"id\": \"e\", \"emails\": [{\"type\": \"work\", \"value\": \"e@x\"}]}]}", NULL, 0 },
+		};
+		tx_t t = { steps, 3, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t, SCIM_SETTINGS(""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		is_int(rc, MID_OK, "index pull ok");
+		is_int(ms.nrecords, 5, "5 records");
+		is_int(res.complete, 1, "complete");
+		is_str(t.urls[1], "http://pacs.test:8080/scim/Users?startIndex=3&count=2", "second page from 3");
+		is_str(t.auth[0], "Authorization: Bearer s3cret-token", "bearer header");
+		is_str(mock_rec_get(&ms.records[0], "name.givenName"), "A", "flattened name.givenName");
+		is_str(mock_rec_get(&ms.records[4], "emails[work].value"), "e@x", "typed alias emails[work].value");
+		ok(mock_sink_last_cursor(&ms) && !strncmp(mock_sink_last_cursor(&ms), "rest1;full=", 11),
+		   "a cursor after the full pull");
+		mock_sink_fini(&ms);
+		rs_close(in);
+	}
+
+	/* ---- paging: repeats and skips fail safely ---- */
+	{
+		static const tx_step_t rep[] = {
+			{ 200, "{\"totalResults\": 4, \"Resources\": [{\"id\": \"a\"}, {\"id\": \"b\"}]}", NULL, 0 },
+			{ 200, "{\"totalResults\": 4, \"Resources\": [{\"id\": \"b\"}, {\"id\": \"c\"}]}", NULL, 0 },
+		};
+		tx_t t = { rep, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t, SCIM_SETTINGS(""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc != MID_OK && res.complete == 0, "a repeated id fails the pull, not complete");
+		ok(strstr(err.text, "came twice") != NULL, "the error says so");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		static const tx_step_t tot[] = {
+			{ 200, "{\"totalResults\": 4, \"Resources\": [{\"id\": \"a\"}, {\"id\": \"b\"}]}", NULL, 0 },
+			{ 200, "{\"totalResults\": 3, \"Resources\": [{\"id\": \"d\"}]}", NULL, 0 },
+		};
+		tx_t t2 = { tot, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t2, SCIM_SETTINGS(""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc != MID_OK && res.complete == 0 && strstr(err.text, "total changed"),
+		   "a total that changes mid-pull fails it");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		static const tx_step_t shrt[] = {
+			{ 200, "{\"totalResults\": 6, \"Resources\": [{\"id\": \"a\"}, {\"id\": \"b\"}]}", NULL, 0 },
+			{ 200, "{\"totalResults\": 6, \"Resources\": [{\"id\": \"c\"}]}", NULL, 0 },
+		};
+		tx_t t3 = { shrt, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t3, SCIM_SETTINGS(""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc != MID_OK && res.complete == 0 && strstr(err.text, "fewer than"),
+		   "a short page before the total fails the pull");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		static const tx_step_t early[] = {
+			{ 200, "{\"totalResults\": 3, \"Resources\": [{\"id\": \"a\"}, {\"id\": \"b\"}]}", NULL, 0 },
+			{ 200, "{\"totalResults\": 3, \"Resources\": []}", NULL, 0 },
+		};
+		tx_t t4 = { early, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t4, SCIM_SETTINGS(""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc != MID_OK && res.complete == 0 && strstr(err.text, "announced 3"),
+		   "an empty page before the total fails the pull");
+		mock_sink_fini(&ms);
+		rs_close(in);
+	}
+
+	/* ---- retries: 503 + Retry-After, reset, then success ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 503, "{}", "2", 0 },
+			{ 0, NULL, NULL, CURLE_RECV_ERROR },
+			{ 429, "{}", "1", 0 },
+			{ 200, "{\"totalResults\": 1, \"Resources\": [{\"id\": \"a\"}]}", NULL, 0 },
+		};
+		tx_t t = { steps, 4, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t, SCIM_SETTINGS(""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		is_int(rc, MID_OK, "pull survives 503, a reset and 429");
+		ok(in->waited_ms >= 3000 && in->waited_ms <= 3300, "waited Retry-After 2 s + 1 s + a short backoff");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		static const tx_step_t bad[] = {
+			{ 500, "{}", NULL, 0 }, { 500, "{}", NULL, 0 }, { 500, "{}", NULL, 0 },
+			{ 500, "{}", NULL, 0 }, { 500, "{}", NULL, 0 }, { 500, "{}", NULL, 0 },
+		};
+		tx_t t2 = { bad, 6, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t2, SCIM_SETTINGS(""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc != MID_OK && err.retryable == 1, "persistent 500s: a retryable error");
+		is_int(t2.at, 6, "max_attempts (6) requests");
+		mock_sink_fini(&ms);
+		rs_close(in);
+	}
+
+	/* ---- delta pull: the since filter and an incomplete result ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 200, "{\"totalResults\": 1, \"Resources\": [{\"id\": \"a\"}]}", NULL, 0 },
+		};
+		tx_t t = { steps, 1, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		char cur[128];
+		snprintf(cur, sizeof cur, "rest1;full=%" PRId64 ";since=%" PRId64, mh.now_ms - 1000,
+		         mh.now_ms - 1000);
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t, SCIM_SETTINGS(", \"delta\": {\"query\": {\"filter\": \"meta.lastModified gt \\\"{{$since}}\\\"\"}}"));
+		rc = pull(in, MID_PULL_SINCE, cur, &ms, &res, &err);
+		is_int(rc, MID_OK, "delta pull ok");
+		is_int(res.complete, 0, "a delta pull is never complete (no sweep)");
+		{
+			char iso[40], want[120];
+			rs_iso8601(mh.now_ms - 1000 - 60000, 0, iso, sizeof iso);
+			snprintf(want, sizeof want, "filter=meta.lastModified%%20gt%%20%%22%.13s%%3A%.2s%%3A%.3s%%22",
+			         iso, iso + 14, iso + 17);
+			ok(strstr(t.urls[0], want) != NULL, "since = previous start - 60 s, encoded");
+		}
+		mock_sink_fini(&ms);
+		rs_close(in);
+	}
+
+	/* ---- changes feed: checkpoint per page, deletes ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 200, "{\"results\": [{\"operation\": \"update\", \"item\": {\"id\": \"7\"}, \"ch\": {\"firstName\": \"Z\"}},"
+			       " {\"operation\": \"remove\", \"item\": {\"id\": \"8\"}}], \"next\": {\"href\": \"/api/changes?pos=2\"}}", NULL, 0 },
+			{ 200, "{\"results\": [], \"next\": {\"href\": \"http://pacs.test:8080/api/changes?pos=3\"}}", NULL, 0 },
+		};
+		tx_t t = { steps, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		char cur[256];
+		snprintf(cur, sizeof cur, "rest1;full=%" PRId64 ";link=http://pacs.test:8080/api/changes?pos=1",
+		         mh.now_ms);
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t, SCIM_SETTINGS(", \"changes\": {\"path\": \"/api/changes\", \"next\": \"next.href\","
+		               " \"op\": \"operation\", \"item_record\": \"ch\", \"item_id\": \"item.id\"}"));
+		rc = pull(in, MID_PULL_SINCE, cur, &ms, &res, &err);
+		is_int(rc, MID_OK, "changes feed pull ok");
+		is_int(ms.nupserts, 1, "one update");
+		is_int(ms.ndeletes, 1, "one delete");
+		is_str(ms.records[0].external_id, "7", "id from item.id");
+		is_int(ms.ncheckpoints, 2, "a checkpoint per page");
+		ok(ms.ncheckpoints && strstr(ms.checkpoints[0], "pos=2"), "first checkpoint: the next link");
+		ok(strstr(mock_sink_last_cursor(&ms), "pos=3") != NULL, "last cursor: the empty page's link");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		static const tx_step_t evil[] = {
+			{ 200, "{\"results\": [], \"next\": {\"href\": \"http://evil.test/x\"}}", NULL, 0 },
+		};
+		tx_t t2 = { evil, 1, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t2, SCIM_SETTINGS(", \"changes\": {\"path\": \"/api/changes\", \"next\": \"next.href\"}"));
+		rc = pull(in, MID_PULL_SINCE, cur, &ms, &res, &err);
+		ok(rc == MID_OK, "an empty page with a foreign link is delivered...");
+		rc = pull(in, MID_PULL_SINCE, mock_sink_last_cursor(&ms), &ms, &res, &err);
+		ok(rc != MID_OK && strstr(err.text, "refused"), "...but following it to another origin is refused");
+		mock_sink_fini(&ms);
+		rs_close(in);
+	}
+
+	/* ---- push: create, 409 -> lookup -> update, delete 404 ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 409, "{\"detail\": \"exists\"}", NULL, 0 },
+			{ 200, "{\"totalResults\": 1, \"Resources\": [{\"id\": \"u42\"}]}", NULL, 0 },
+			{ 200, "{\"id\": \"u42\"}", NULL, 0 },
+			{ 404, "{}", NULL, 0 },
+		};
+		tx_t t = { steps, 4, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		in = open_inst(&mh, &t, SCIM_SETTINGS(
+		    ", \"create\": {\"path\": \"/Users\", \"body\": {\"userName\": \"{{userName}}\", \"active\": \"{{active|bool}}\","
+		    " \"emails\": [{\"value\": \"{{email}}\", \"type\": \"work\"}]}},"
+		    " \"update\": {\"path\": \"/Users/{{$id}}\", \"body\": {\"userName\": \"{{userName}}\"}},"
+		    " \"delete\": {\"path\": \"/Users/{{$id}}\"},"
+		    " \"conflict\": {\"lookup\": {\"path\": \"/Users\", \"query\": {\"filter\": \"userName eq \\\"{{userName|esc}}\\\"\"},"
+		    " \"records\": \"Resources\"}}"));
+		const char *un[] = { "a\"b@x" }, *ac[] = { "false" };
+		mid_field_t f[] = { { "userName", un, 1 }, { "active", ac, 1 } };
+		mid_record_t rec = { MID_OP_UPSERT, "", f, 2, 0, NULL };
+		mid_push_result_t pr;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "409 on create becomes an update");
+		is_str(pr.external_id, "u42", "the existing record's id is returned");
+		is_str(t.bodies[0], "{\"userName\":\"a\\\"b@x\",\"active\":false}", "typed body; the empty emails entry left out");
+		ok(strstr(t.urls[1], "filter=userName%20eq%20%22a%5C%22b%40x%22") != NULL, "lookup filter escaped and encoded");
+		is_str(t.methods[2], "PATCH", "then PATCH");
+		is_str(t.urls[2], "http://pacs.test:8080/scim/Users/u42", "of the found record");
+		mid_record_t del = { MID_OP_DELETE, "gone/1", NULL, 0, 0, NULL };
+		rc = rs_push(in, &del, &pr, &err);
+		is_int(rc, MID_OK, "delete of a missing record is done");
+		is_str(t.urls[3], "http://pacs.test:8080/scim/Users/gone%2F1", "id percent-encoded in the path");
+		rs_close(in);
+	}
+	is_int(mh.secrets_out, 0, "every secret handed out was released");
+	mock_host_fini(&mh);
+	return tap_done();
+}
