@@ -1,0 +1,51 @@
+#!/bin/bash
+# tests/bench/bench_scim_pull.sh -- full pull of N SCIM users (default
+# 100,000) through `mobileidctl sync run` with the scim2 plugin, compared
+# in the same run with curl fetching the same pages one after another on
+# one connection. Prints both times, the ratio (target <= 1.5) and the
+# gateway's peak RSS. Not part of `make check`.
+#
+#   tests/bench/bench_scim_pull.sh [USERS]     (from a build tree, or set
+#                                               top_srcdir/top_builddir)
+set -eu
+N=${1:-100000}
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export PATH="$top_builddir/gateway:$PATH"
+export MOBILEID_MODULE_PATH="${MOBILEID_MODULE_PATH:-$top_builddir/connectors/rest/.libs}"
+export MOBILEID_PLUGIN_DIR="${MOBILEID_PLUGIN_DIR:-$top_srcdir/plugins}"
+export MOBILEID_SCHEMA_DIR="${MOBILEID_SCHEMA_DIR:-$top_srcdir/schemas}"
+T=$(mktemp -d /tmp/bench-scim.XXXXXX)
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+P=$(port); A=$(port); TOKEN=bench-token
+node "$top_srcdir/tests/peers/scim-server.mjs" --port "$P" --admin-port "$A" --token "$TOKEN" --users "$N" >"$T/scim.log" 2>&1 &
+SP=$!
+trap 'kill $SP 2>/dev/null; rm -rf "$T"' EXIT
+for i in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$P") 2>/dev/null && break; sleep 0.1; done
+URL="http://127.0.0.1:$P/scim"
+SIZE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["settings"]["list"]["paging"]["size"])' "$top_srcdir/plugins/scim2/profile.json")
+
+# the same pages curl fetches: one config file, one connection
+: >"$T/curl.cfg"
+for ((s = 1; s <= N; s += SIZE)); do
+	printf 'url = "%s/Users?startIndex=%d&count=%d&sortBy=id&sortOrder=ascending"\noutput = "/dev/null"\n' "$URL" "$s" "$SIZE" >>"$T/curl.cfg"
+done
+pages=$(grep -c '^url' "$T/curl.cfg")
+# warm the server up (JIT) with one pass, then time one
+curl -sf -H "Authorization: Bearer $TOKEN" -K "$T/curl.cfg"
+t0=$(date +%s.%N)
+curl -sf -H "Authorization: Bearer $TOKEN" -K "$T/curl.cfg"
+t1=$(date +%s.%N)
+curl_s=$(echo "$t1 - $t0" | bc)
+
+mobileidctl init "$T/inst" >/dev/null
+mobileidctl -c "$T/inst/mobileidd.json" plugin enable scim2 --base-url "$URL" --token "$TOKEN" >/dev/null </dev/null
+t0=$(date +%s.%N)
+/usr/bin/time -f '%M' -o "$T/rss" mobileidctl -c "$T/inst/mobileidd.json" sync run scim2 --no-push >"$T/run.out"
+t1=$(date +%s.%N)
+gw_s=$(echo "$t1 - $t0" | bc)
+grep -q "created *$N" "$T/run.out" || { echo "the pull did not create $N people:"; cat "$T/run.out"; exit 1; }
+ratio=$(echo "scale=2; $gw_s / $curl_s" | bc)
+printf 'users %d, pages %d of %d\n' "$N" "$pages" "$SIZE"
+printf 'curl, same pages in sequence:   %.2f s\n' "$curl_s"
+printf 'mobileidctl sync run (full):     %.2f s (%.2fx), peak RSS %d KiB\n' "$gw_s" "$ratio" "$(cat "$T/rss")"
