@@ -45,7 +45,16 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 gw_s=$(echo "$t1 - $t0" | bc)
 grep -q "created *$N" "$T/run.out" || { echo "the pull did not create $N people:"; cat "$T/run.out"; exit 1; }
+# the same full pull again: every record unchanged (no store writes), so
+# this is the connector's own cost over the transfer
+t0=$(date +%s.%N)
+/usr/bin/time -f '%M' -o "$T/rss2" mobileidctl -c "$T/inst/mobileidd.json" sync run scim2 --full --no-push >"$T/run2.out"
+t1=$(date +%s.%N)
+gw2_s=$(echo "$t1 - $t0" | bc)
+grep -q "unchanged *$N" "$T/run2.out" || { echo "the re-pull did not see $N unchanged:"; cat "$T/run2.out"; exit 1; }
 ratio=$(echo "scale=2; $gw_s / $curl_s" | bc)
+ratio2=$(echo "scale=2; $gw2_s / $curl_s" | bc)
 printf 'users %d, pages %d of %d\n' "$N" "$pages" "$SIZE"
 printf 'curl, same pages in sequence:   %.2f s\n' "$curl_s"
-printf 'mobileidctl sync run (full):     %.2f s (%.2fx), peak RSS %d KiB\n' "$gw_s" "$ratio" "$(cat "$T/rss")"
+printf 'mobileidctl sync run (full, first: %d creates): %.2f s (%.2fx), peak RSS %d KiB\n' "$N" "$gw_s" "$ratio" "$(cat "$T/rss")"
+printf 'mobileidctl sync run --full (all unchanged):     %.2f s (%.2fx), peak RSS %d KiB\n' "$gw2_s" "$ratio2" "$(cat "$T/rss2")"
