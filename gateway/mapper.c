@@ -673,7 +673,8 @@ static int mp_copy_vals(mid_arena_t *a, const char *const *v, size_t n, mid_vals
 	out->v = mid_arena_alloc(a, (n + 1) * sizeof *out->v);
 	if (!out->v)
 		return MID_ENOMEM;
-	memcpy(out->v, v, n * sizeof *v);
+	if (n)
+		memcpy(out->v, v, n * sizeof *v); /* v may be NULL when n is 0 */
 	out->n = n;
 	return MID_OK;
 }
