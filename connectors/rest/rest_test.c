@@ -25,6 +25,7 @@ typedef struct tx {
 	char methods[32][8];
 	char bodies[32][1024];
 	mock_host_t *mh;
+	char ifmatch[32][64];
 } tx_t;
 
 static int tx_xfer(rs_inst_t *in, const rs_http_req_t *rq, rs_resp_t *resp)
@@ -35,6 +36,10 @@ static int tx_xfer(rs_inst_t *in, const rs_http_req_t *rq, rs_resp_t *resp)
 	snprintf(t->methods[i], sizeof t->methods[i], "%s", rq->method);
 	snprintf(t->bodies[i], sizeof t->bodies[i], "%s", rq->body ? rq->body : "");
 	t->auth[i][0] = '\0';
+	t->ifmatch[i][0] = '\0';
+	for (struct curl_slist *h = rq->headers; h; h = h->next)
+		if (!strncasecmp(h->data, "If-Match:", 9))
+			snprintf(t->ifmatch[i], sizeof t->ifmatch[i], "%s", h->data + 10);
 	for (struct curl_slist *h = rq->headers; h; h = h->next)
 		if (!strncasecmp(h->data, "Authorization:", 14) || !strncasecmp(h->data, "X-API-Key:", 10))
 			snprintf(t->auth[i], sizeof t->auth[i], "%s", h->data);
@@ -45,6 +50,9 @@ static int tx_xfer(rs_inst_t *in, const rs_http_req_t *rq, rs_resp_t *resp)
 		return 0;
 	}
 	const tx_step_t *s = &t->steps[t->at++];
+	resp->etag[0] = '\0';
+	if (s->body && strstr(s->body, "\"etag-header\""))
+		snprintf(resp->etag, sizeof resp->etag, "W/\"h%zu\"", t->at);
 	resp->curl_rc = s->curl_rc;
 	if (s->curl_rc) {
 		snprintf(resp->curl_err, sizeof resp->curl_err, "scripted error");
@@ -171,7 +179,7 @@ int main(void)
 			{ 200, "{\"access_token\": \"AT1\", \"expires_in\": 300}", NULL, 0 },
 			{ 200, "{\"access_token\": \"AT2\", \"expires_in\": 300}", NULL, 0 },
 		};
-		tx_t t = { steps, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t = { steps, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		char *l1 = NULL, *l2 = NULL, *l3 = NULL;
 		mock_host_set_secret(&mh, "cs", "csecret");
 		in = open_inst(&mh, &t, "{\"base_url\": \"https://a.test\", \"auth\": {\"type\": "
@@ -201,7 +209,7 @@ int main(void)
 			{ 200, "{\"totalResults\": 5, \"Resources\": [{\"id\": \"c\"}, {\"id\": \"d\"}]}", NULL, 0 },
 			{ 200, "{\"totalResults\": 5, \"Resources\": [{\"id\": \"e\", \"emails\": [{\"type\": \"work\", \"value\": \"e@x\"}]}]}", NULL, 0 },
 		};
-		tx_t t = { steps, 3, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t = { steps, 3, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		mock_sink_init(&ms);
 		in = open_inst(&mh, &t, SCIM_SETTINGS(""));
 		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
@@ -224,7 +232,7 @@ int main(void)
 			{ 200, "{\"totalResults\": 4, \"Resources\": [{\"id\": \"a\"}, {\"id\": \"b\"}]}", NULL, 0 },
 			{ 200, "{\"totalResults\": 4, \"Resources\": [{\"id\": \"b\"}, {\"id\": \"c\"}]}", NULL, 0 },
 		};
-		tx_t t = { rep, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t = { rep, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		mock_sink_init(&ms);
 		in = open_inst(&mh, &t, SCIM_SETTINGS(""));
 		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
@@ -237,7 +245,7 @@ int main(void)
 			{ 200, "{\"totalResults\": 4, \"Resources\": [{\"id\": \"a\"}, {\"id\": \"b\"}]}", NULL, 0 },
 			{ 200, "{\"totalResults\": 3, \"Resources\": [{\"id\": \"d\"}]}", NULL, 0 },
 		};
-		tx_t t2 = { tot, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t2 = { tot, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		mock_sink_init(&ms);
 		in = open_inst(&mh, &t2, SCIM_SETTINGS(""));
 		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
@@ -250,7 +258,7 @@ int main(void)
 			{ 200, "{\"totalResults\": 6, \"Resources\": [{\"id\": \"a\"}, {\"id\": \"b\"}]}", NULL, 0 },
 			{ 200, "{\"totalResults\": 6, \"Resources\": [{\"id\": \"c\"}]}", NULL, 0 },
 		};
-		tx_t t3 = { shrt, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t3 = { shrt, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		mock_sink_init(&ms);
 		in = open_inst(&mh, &t3, SCIM_SETTINGS(""));
 		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
@@ -263,7 +271,7 @@ int main(void)
 			{ 200, "{\"totalResults\": 3, \"Resources\": [{\"id\": \"a\"}, {\"id\": \"b\"}]}", NULL, 0 },
 			{ 200, "{\"totalResults\": 3, \"Resources\": []}", NULL, 0 },
 		};
-		tx_t t4 = { early, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t4 = { early, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		mock_sink_init(&ms);
 		in = open_inst(&mh, &t4, SCIM_SETTINGS(""));
 		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
@@ -281,7 +289,7 @@ int main(void)
 			{ 429, "{}", "1", 0 },
 			{ 200, "{\"totalResults\": 1, \"Resources\": [{\"id\": \"a\"}]}", NULL, 0 },
 		};
-		tx_t t = { steps, 4, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t = { steps, 4, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		mock_sink_init(&ms);
 		in = open_inst(&mh, &t, SCIM_SETTINGS(""));
 		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
@@ -294,7 +302,7 @@ int main(void)
 			{ 500, "{}", NULL, 0 }, { 500, "{}", NULL, 0 }, { 500, "{}", NULL, 0 },
 			{ 500, "{}", NULL, 0 }, { 500, "{}", NULL, 0 }, { 500, "{}", NULL, 0 },
 		};
-		tx_t t2 = { bad, 6, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t2 = { bad, 6, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		mock_sink_init(&ms);
 		in = open_inst(&mh, &t2, SCIM_SETTINGS(""));
 		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
@@ -309,7 +317,7 @@ int main(void)
 		static const tx_step_t steps[] = {
 			{ 200, "{\"totalResults\": 1, \"Resources\": [{\"id\": \"a\"}]}", NULL, 0 },
 		};
-		tx_t t = { steps, 1, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t = { steps, 1, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		char cur[128];
 		snprintf(cur, sizeof cur, "rest1;full=%" PRId64 ";since=%" PRId64, mh.now_ms - 1000,
 		         mh.now_ms - 1000);
@@ -336,7 +344,7 @@ int main(void)
 			       " {\"operation\": \"remove\", \"item\": {\"id\": \"8\"}}], \"next\": {\"href\": \"/api/changes?pos=2\"}}", NULL, 0 },
 			{ 200, "{\"results\": [], \"next\": {\"href\": \"http://pacs.test:8080/api/changes?pos=3\"}}", NULL, 0 },
 		};
-		tx_t t = { steps, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t = { steps, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		char cur[256];
 		snprintf(cur, sizeof cur, "rest1;full=%" PRId64 ";link=http://pacs.test:8080/api/changes?pos=1",
 		         mh.now_ms);
@@ -357,7 +365,7 @@ int main(void)
 		static const tx_step_t evil[] = {
 			{ 200, "{\"results\": [], \"next\": {\"href\": \"http://evil.test/x\"}}", NULL, 0 },
 		};
-		tx_t t2 = { evil, 1, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t2 = { evil, 1, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		mock_sink_init(&ms);
 		in = open_inst(&mh, &t2, SCIM_SETTINGS(", \"changes\": {\"path\": \"/api/changes\", \"next\": \"next.href\"}"));
 		rc = pull(in, MID_PULL_SINCE, cur, &ms, &res, &err);
@@ -376,7 +384,7 @@ int main(void)
 			{ 200, "{\"id\": \"u42\"}", NULL, 0 },
 			{ 404, "{}", NULL, 0 },
 		};
-		tx_t t = { steps, 4, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL };
+		tx_t t = { steps, 4, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
 		in = open_inst(&mh, &t, SCIM_SETTINGS(
 		    ", \"create\": {\"path\": \"/Users\", \"body\": {\"userName\": \"{{userName}}\", \"active\": \"{{active|bool}}\","
 		    " \"emails\": [{\"value\": \"{{email}}\", \"type\": \"work\"}]}},"
@@ -399,6 +407,30 @@ int main(void)
 		rc = rs_push(in, &del, &pr, &err);
 		is_int(rc, MID_OK, "delete of a missing record is done");
 		is_str(t.urls[3], "http://pacs.test:8080/scim/Users/gone%2F1", "id percent-encoded in the path");
+		rs_close(in);
+	}
+	/* ---- push: If-Match with a fetched ETag; a 412 refetches once ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 200, "{\"id\": \"u1\", \"meta\": {\"version\": \"v1\"}}", NULL, 0 },
+			{ 412, "{}", NULL, 0 },
+			{ 200, "{\"id\": \"u1\", \"meta\": {\"version\": \"v2\"}}", NULL, 0 },
+			{ 200, "{\"id\": \"u1\", \"meta\": {\"version\": \"v3\"}}", NULL, 0 },
+		};
+		tx_t t = { steps, 4, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
+		in = open_inst(&mh, &t, SCIM_SETTINGS(
+		    ", \"record\": {\"etag\": \"meta.version\"}, \"get\": {\"path\": \"/Users/{{$id}}\"},"
+		    " \"update\": {\"path\": \"/Users/{{$id}}\", \"if_match\": true, \"body\": {\"a\": \"{{a}}\"}}"));
+		const char *av[] = { "1" };
+		mid_field_t f[] = { { "a", av, 1 } };
+		mid_record_t rec = { MID_OP_UPSERT, "u1", f, 1, 0, NULL };
+		mid_push_result_t pr;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "update with If-Match after one 412");
+		is_str(t.methods[0], "GET", "the ETag is fetched first");
+		is_str(t.ifmatch[1], "v1", "If-Match: the fetched version");
+		is_str(t.ifmatch[3], "v2", "after 412: the refetched version");
+		is_str(pr.etag, "v3", "the new version is returned to the engine");
 		rs_close(in);
 	}
 	is_int(mh.secrets_out, 0, "every secret handed out was released");
