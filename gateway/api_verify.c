@@ -1,6 +1,6 @@
 /* gateway/api_verify.c -- online verification with the reference reader
  * library. This file sees reader/ and not the store (the two headers both
- * name a mid_credential_t); api_reader.c passes the bundle bytes in. */
+ * name a mid_wire_cred_t); api_reader.c passes the bundle bytes in. */
 #include <config.h>
 #include "reader/credfmt.h"
 #include "reader/reader.h"
@@ -30,7 +30,7 @@ int mid_api_verify_presentation(const uint8_t *bundle, size_t bundle_len,
                                 size_t chal_len, const uint8_t *pres, size_t pres_len,
                                 int64_t now_s, int64_t ttl_s, mid_api_verdict_t *v)
 {
-	mid_reader_t *rd = NULL;
+	mid_rdr_t *rd = NULL;
 	mid_challenge_t c;
 	mid_presentation_t p;
 	mid_card_t card;
@@ -42,7 +42,7 @@ int mid_api_verify_presentation(const uint8_t *bundle, size_t bundle_len,
 	/* the wire id, for the caller's store check (a presentation that does
 	 * not decode has none) */
 	if (mid_presentation_decode(pres, pres_len, &p) == 0 && p.credential_len >= 1 + 4 + 1) {
-		mid_credential_t cr;
+		mid_wire_cred_t cr;
 		if (mid_credential_decode(p.credential, p.credential_len, &cr) == 0) {
 			memcpy(v->wire_id, cr.credential_id, 16);
 			v->have_wire_id = 1;

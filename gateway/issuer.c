@@ -22,19 +22,7 @@
 /* reader/credfmt.h and gateway/store.h both define struct mid_credential
  * and MID_KEY_CURRENT/NEXT/RETIRED: inside this file the wire format's
  * names get a "wire" spelling. */
-#define mid_credential mid_wire_credential
-#define mid_credential_t mid_wire_credential_t
-#define MID_KEY_CURRENT MID_WKEY_CURRENT
-#define MID_KEY_NEXT MID_WKEY_NEXT
-#define MID_KEY_RETIRED MID_WKEY_RETIRED
-#define MID_KEY_REVOKED MID_WKEY_REVOKED
 #include "reader/credfmt.h"
-#undef mid_credential
-#undef mid_credential_t
-#undef MID_KEY_CURRENT
-#undef MID_KEY_NEXT
-#undef MID_KEY_RETIRED
-#undef MID_KEY_REVOKED
 
 #include "gateway/issuer.h"
 #include "gateway/keys.h"
@@ -516,7 +504,7 @@ static int is_sign(const is_site_t *site, const mid_signing_key_t *key, const mi
                    const unsigned char wire[16], const unsigned char device_pk[32],
                    unsigned char out[MID_CREDENTIAL_SIZE], mid_error_t *err)
 {
-	mid_wire_credential_t w;
+	mid_wire_cred_t w;
 	int rc;
 
 	memset(&w, 0, sizeof w);

@@ -7,25 +7,9 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#define mid_credential mid_wire_credential
-#define mid_credential_t mid_wire_credential_t
-#define MID_KEY_CURRENT MID_WKEY_CURRENT
-#define MID_KEY_NEXT MID_WKEY_NEXT
-#define MID_KEY_RETIRED MID_WKEY_RETIRED
-#define MID_KEY_REVOKED MID_WKEY_REVOKED
-#define mid_reader mid_ref_reader
-#define mid_reader_t mid_ref_reader_t
 #include "reader/credfmt.h"
 #include "reader/reader.h"
 #include "reader/phone.h"
-#undef mid_credential
-#undef mid_credential_t
-#undef MID_KEY_CURRENT
-#undef MID_KEY_NEXT
-#undef MID_KEY_RETIRED
-#undef MID_KEY_REVOKED
-#undef mid_reader
-#undef mid_reader_t
 
 #include "tests/tap.h"
 #include "gateway/instance.h"
@@ -85,7 +69,7 @@ static void person(mid_instance_t *in, const char *given, char id[MID_ID_LEN])
 
 /* Load a bundle into a reader; returns the reader verdict for a fresh
  * presentation of `cred` by the phone with secret key sk. */
-static int present(mid_ref_reader_t *r, const unsigned char *cred, const unsigned char sk[64])
+static int present(mid_rdr_t *r, const unsigned char *cred, const unsigned char sk[64])
 {
 	mid_challenge_t ch;
 	unsigned char buf[MID_PRESENTATION_MAX_SIZE];
@@ -100,7 +84,7 @@ static int present(mid_ref_reader_t *r, const unsigned char *cred, const unsigne
 
 static int64_t rclock(void *ctx) { (void)ctx; return fake_now / 1000; }
 
-static int load_bundle(mid_instance_t *in, mid_ref_reader_t *r, uint64_t since, int *delta)
+static int load_bundle(mid_instance_t *in, mid_rdr_t *r, uint64_t since, int *delta)
 {
 	unsigned char *b = NULL;
 	size_t len = 0;
@@ -127,7 +111,7 @@ int main(void)
 	mid_signed_cred_t sc, sc2;
 	char alice[MID_ID_LEN], bob[MID_ID_LEN], carol[MID_ID_LEN];
 	unsigned char pk1[32], sk1[64], pk2[32], sk2[64];
-	mid_ref_reader_t rd;
+	mid_rdr_t rd;
 	unsigned char rid[16] = { 1 };
 	int rc, delta = -1;
 	uint64_t v1 = 0, v2 = 0;
@@ -295,7 +279,7 @@ int main(void)
 	ok(load_bundle(in, &rd, v1, &delta) == 0 && delta == 1, "delta after revoke");
 	is_int(present(&rd, sc2.bytes, sk2), MID_DENY_REVOKED, "revoked: refused");
 	{
-		mid_wire_credential_t w;
+		mid_wire_cred_t w;
 		ok(mid_credential_decode(sc2.bytes, MID_CREDENTIAL_SIZE, &w) == 0, "decode");
 		memset(&c2, 0, sizeof c2);
 		ok(mid_issuer_find_wire(in, w.credential_id, &c2, &err) == MID_OK &&

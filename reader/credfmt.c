@@ -88,7 +88,7 @@ void mid_key_id(const uint8_t pk[MID_PK_SIZE], uint8_t out[MID_KEY_ID_SIZE])
 
 /* ---- credential --------------------------------------------------------- */
 
-static int cf_cred_fields_ok(const mid_credential_t *c)
+static int cf_cred_fields_ok(const mid_wire_cred_t *c)
 {
 	uint32_t max_fc;
 	uint64_t max_cn;
@@ -99,7 +99,7 @@ static int cf_cred_fields_ok(const mid_credential_t *c)
 	return c->not_before <= c->not_after;
 }
 
-int mid_credential_sign(mid_credential_t *c, const uint8_t issuer_sk[MID_SK_SIZE],
+int mid_credential_sign(mid_wire_cred_t *c, const uint8_t issuer_sk[MID_SK_SIZE],
 			uint8_t out[MID_CREDENTIAL_SIZE])
 {
 	uint8_t *p = out;
@@ -132,9 +132,9 @@ int mid_credential_sign(mid_credential_t *c, const uint8_t issuer_sk[MID_SK_SIZE
 	return 0;
 }
 
-int mid_credential_decode(const uint8_t *buf, size_t len, mid_credential_t *out)
+int mid_credential_decode(const uint8_t *buf, size_t len, mid_wire_cred_t *out)
 {
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	int rc;
 	if (!out)
 		return MID_CERR_INVAL;
@@ -206,7 +206,7 @@ size_t mid_ids_sort_unique(uint8_t *ids, size_t n)
 
 static int cf_key_status_ok(uint8_t s)
 {
-	return s >= MID_KEY_CURRENT && s <= MID_KEY_REVOKED;
+	return s >= MID_WKEY_CURRENT && s <= MID_WKEY_REVOKED;
 }
 
 int mid_bundle_sign(const mid_bundle_t *b, const uint8_t signer_sk[MID_SK_SIZE], uint8_t *out,

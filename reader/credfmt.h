@@ -31,7 +31,7 @@
 #define MID_CREDENTIAL_SIGNED_SIZE 108 /* bytes covered by the issuer signature */
 #define MID_CREDENTIAL_SIZE 172        /* whole v1 record */
 
-typedef struct mid_credential {
+typedef struct mid_wire_cred {
 	uint8_t version;                 /* MID_CREDENTIAL_VERSION */
 	mid_wformat_t format;
 	uint8_t site_id[MID_ID_SIZE];
@@ -43,7 +43,7 @@ typedef struct mid_credential {
 	uint8_t device_pk[MID_PK_SIZE];
 	uint8_t issuer_key_id[MID_KEY_ID_SIZE];
 	uint8_t signature[MID_SIG_SIZE];
-} mid_credential_t;
+} mid_wire_cred_t;
 
 /* sodium_init() wrapper: 0 or MID_CERR_CRYPTO. Safe to call many times. */
 int mid_cred_init(void);
@@ -56,14 +56,14 @@ void mid_key_id(const uint8_t pk[MID_PK_SIZE], uint8_t out[MID_KEY_ID_SIZE]);
  * *c but issuer_key_id and signature, which it fills in (c is updated).
  * Writes MID_CREDENTIAL_SIZE bytes to out. Checks version, format and
  * ranges and not_before <= not_after. Returns 0 or a MID_CERR_*. */
-int mid_credential_sign(mid_credential_t *c, const uint8_t issuer_sk[MID_SK_SIZE],
+int mid_credential_sign(mid_wire_cred_t *c, const uint8_t issuer_sk[MID_SK_SIZE],
 			uint8_t out[MID_CREDENTIAL_SIZE]);
 
 /* Parse a credential (no signature check). Returns 0, MID_CERR_TRUNCATED,
  * MID_CERR_TRAILING (len > MID_CREDENTIAL_SIZE), MID_CERR_MAGIC,
  * MID_CERR_VERSION or MID_CERR_MALFORMED (format, ranges, reserved byte,
  * window). */
-int mid_credential_decode(const uint8_t *buf, size_t len, mid_credential_t *out);
+int mid_credential_decode(const uint8_t *buf, size_t len, mid_wire_cred_t *out);
 
 /* Verify the issuer signature of an encoded credential (exactly
  * MID_CREDENTIAL_SIZE bytes) with the issuer public key. Returns 0 or
@@ -82,10 +82,10 @@ int mid_credential_verify(const uint8_t buf[MID_CREDENTIAL_SIZE], const uint8_t 
 			     2 * MID_BUNDLE_MAX_REVOKED * MID_ID_SIZE + MID_BUNDLE_TRAILER_SIZE)
 
 typedef enum mid_key_status {
-	MID_KEY_CURRENT = 1, /* signs credentials and bundles now */
-	MID_KEY_NEXT = 2,    /* published ahead of a rotation; trusted already */
-	MID_KEY_RETIRED = 3, /* no longer signs; credentials it signed stay valid */
-	MID_KEY_REVOKED = 4, /* compromised: everything it signed is refused */
+	MID_WKEY_CURRENT = 1, /* signs credentials and bundles now */
+	MID_WKEY_NEXT = 2,    /* published ahead of a rotation; trusted already */
+	MID_WKEY_RETIRED = 3, /* no longer signs; credentials it signed stay valid */
+	MID_WKEY_REVOKED = 4, /* compromised: everything it signed is refused */
 } mid_key_status_t;
 
 typedef struct mid_bundle_key {

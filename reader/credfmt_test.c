@@ -16,7 +16,7 @@
 
 static void test_credential(const tu_site_t *s)
 {
-	mid_credential_t c, d;
+	mid_wire_cred_t c, d;
 	uint8_t buf[MID_CREDENTIAL_SIZE + 8], kid[MID_KEY_ID_SIZE];
 
 	tu_cred_template(s, &c, 1);
@@ -87,7 +87,7 @@ static size_t make_bundle(const tu_site_t *s, uint8_t *out, size_t cap, uint64_t
 	b.nkeys = 2;
 	memcpy(b.keys[1].pk, s->next_pk, MID_PK_SIZE);
 	b.keys[1].not_before = TU_NOW + 86400;
-	b.keys[1].status = MID_KEY_NEXT;
+	b.keys[1].status = MID_WKEY_NEXT;
 	mid_wiegand_parse_format("H10301", &b.output_format);
 	for (unsigned i = 0; i < 3; i++)
 		tu_id(g_ids + i * MID_ID_SIZE, 10 + i);
@@ -117,7 +117,7 @@ static void test_bundle(const tu_site_t *s)
 	ok(d.bundle_version == 7 && d.base_version == 0 && d.nkeys == 2 && d.nrevoked == 3 && d.nremoved == 0 &&
 		   d.generated_at == TU_NOW && d.output_format.kind == MID_WIEGAND_H10301 &&
 		   memcmp(d.site_id, s->site_id, MID_ID_SIZE) == 0 && memcmp(d.revoked, g_ids, 3 * MID_ID_SIZE) == 0 &&
-		   d.keys[1].status == MID_KEY_NEXT && memcmp(d.keys[1].pk, s->next_pk, 32) == 0 &&
+		   d.keys[1].status == MID_WKEY_NEXT && memcmp(d.keys[1].pk, s->next_pk, 32) == 0 &&
 		   memcmp(d.signer_key_id, kid, sizeof kid) == 0,
 	   "bundle: round trip keeps every field");
 	is_int(mid_bundle_verify(&d, buf, s->issuer_pk), 0, "bundle: signature verifies");
@@ -139,7 +139,7 @@ static void test_bundle(const tu_site_t *s)
 		size_t koff = MID_BUNDLE_HEADER_SIZE + 56;
 		buf[koff] = 7;
 		is_int(mid_bundle_decode(buf, len, &d), MID_CERR_MALFORMED, "bundle: unknown key status");
-		buf[koff] = MID_KEY_CURRENT;
+		buf[koff] = MID_WKEY_CURRENT;
 		buf[MID_BUNDLE_HEADER_SIZE + 8] ^= 1; /* public key no longer matches its id */
 		is_int(mid_bundle_decode(buf, len, &d), MID_CERR_MALFORMED, "bundle: key id not derived from the key");
 		buf[MID_BUNDLE_HEADER_SIZE + 8] ^= 1;
@@ -209,7 +209,7 @@ static void test_challenge_presentation(const tu_site_t *s)
 {
 	mid_challenge_t c, d;
 	mid_presentation_t p;
-	mid_credential_t cr;
+	mid_wire_cred_t cr;
 	uint8_t cbuf[MID_CHALLENGE_MAX_SIZE + 4], cred[MID_CREDENTIAL_SIZE], pbuf[MID_PRESENTATION_MAX_SIZE + 4];
 	uint8_t msg[128];
 	size_t clen, plen, mlen;

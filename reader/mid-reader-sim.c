@@ -232,7 +232,7 @@ static int64_t sim_fixed_clock(void *ctx)
 static int sim_challenge(const char *reader_hex, const char *state_path, int nonce_bytes)
 {
 	sim_state_t old, s;
-	static mid_reader_t r;
+	static mid_rdr_t r;
 	mid_challenge_t ch;
 	uint8_t enc[MID_CHALLENGE_MAX_SIZE];
 	char b64[2 * MID_CHALLENGE_MAX_SIZE];
@@ -273,7 +273,7 @@ static int sim_challenge(const char *reader_hex, const char *state_path, int non
 static int sim_verify(const char *bundle_path, const char *state_path, const char *response,
 		      const char *issuer_hex, int json, int have_now, int64_t now, int64_t ttl)
 {
-	static mid_reader_t r;
+	static mid_rdr_t r;
 	static uint8_t pres[SIM_MAX_INPUT];
 	sim_state_t s;
 	uint8_t anchor[MID_PK_SIZE], *bundle = NULL, *input = NULL;

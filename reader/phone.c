@@ -18,7 +18,7 @@ int mid_phone_answer(const uint8_t *chal, size_t chal_len, const uint8_t *cred, 
 		     const uint8_t device_sk[MID_SK_SIZE], uint8_t *out, size_t cap, size_t *outlen)
 {
 	mid_challenge_t c;
-	mid_credential_t cr;
+	mid_wire_cred_t cr;
 	int rc;
 	if (!chal || !cred || !device_sk || !out || !outlen)
 		return MID_CERR_INVAL;

@@ -53,12 +53,12 @@ static int64_t rd_default_clock(void *ctx)
 	return (int64_t)time(NULL);
 }
 
-static int64_t rd_now(const mid_reader_t *r)
+static int64_t rd_now(const mid_rdr_t *r)
 {
 	return r->clock ? r->clock(r->clock_ctx) : rd_default_clock(NULL);
 }
 
-int mid_reader_init(mid_reader_t *r, const uint8_t reader_id[MID_ID_SIZE], const uint8_t *anchor_pk)
+int mid_reader_init(mid_rdr_t *r, const uint8_t reader_id[MID_ID_SIZE], const uint8_t *anchor_pk)
 {
 	if (!r || !reader_id)
 		return MID_CERR_INVAL;
@@ -78,7 +78,7 @@ int mid_reader_init(mid_reader_t *r, const uint8_t reader_id[MID_ID_SIZE], const
 	return 0;
 }
 
-void mid_reader_set_clock(mid_reader_t *r, mid_clock_fn fn, void *ctx)
+void mid_reader_set_clock(mid_rdr_t *r, mid_clock_fn fn, void *ctx)
 {
 	if (!r)
 		return;
@@ -103,7 +103,7 @@ static int rd_id_in(const uint8_t *ids, size_t n, const uint8_t id[MID_ID_SIZE])
 	return 0;
 }
 
-int mid_reader_is_revoked(const mid_reader_t *r, const uint8_t id[MID_ID_SIZE])
+int mid_reader_is_revoked(const mid_rdr_t *r, const uint8_t id[MID_ID_SIZE])
 {
 	return r && id && rd_id_in(&r->revoked[0][0], r->nrevoked, id);
 }
@@ -118,15 +118,15 @@ static const mid_bundle_key_t *rd_find_key(const mid_bundle_key_t *keys, size_t 
 }
 
 /* The public key the reader trusts for signer key id `kid`, or NULL. */
-static const uint8_t *rd_trusted_signer(const mid_reader_t *r, const mid_bundle_t *nb,
+static const uint8_t *rd_trusted_signer(const mid_rdr_t *r, const mid_bundle_t *nb,
 					const uint8_t kid[MID_KEY_ID_SIZE])
 {
 	const mid_bundle_key_t *k;
 	if (r->have_bundle) {
 		k = rd_find_key(r->keys, r->nkeys, kid);
-		if (k && k->status == MID_KEY_REVOKED)
+		if (k && k->status == MID_WKEY_REVOKED)
 			return NULL;
-		if (k && (k->status == MID_KEY_CURRENT || k->status == MID_KEY_NEXT))
+		if (k && (k->status == MID_WKEY_CURRENT || k->status == MID_WKEY_NEXT))
 			return k->pk;
 	}
 	if (r->have_anchor && memcmp(r->anchor_key_id, kid, MID_KEY_ID_SIZE) == 0)
@@ -134,13 +134,13 @@ static const uint8_t *rd_trusted_signer(const mid_reader_t *r, const mid_bundle_
 	if (!r->have_anchor && !r->have_bundle) {
 		/* trust on first use: a current/next key the bundle lists itself */
 		k = rd_find_key(nb->keys, nb->nkeys, kid);
-		if (k && (k->status == MID_KEY_CURRENT || k->status == MID_KEY_NEXT))
+		if (k && (k->status == MID_WKEY_CURRENT || k->status == MID_WKEY_NEXT))
 			return k->pk;
 	}
 	return NULL;
 }
 
-int mid_reader_load_bundle(mid_reader_t *r, const uint8_t *buf, size_t len)
+int mid_reader_load_bundle(mid_rdr_t *r, const uint8_t *buf, size_t len)
 {
 	mid_bundle_t b;
 	const uint8_t *pk;
@@ -219,7 +219,7 @@ int mid_reader_load_bundle(mid_reader_t *r, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static void rd_remember(mid_reader_t *r, const mid_challenge_t *c)
+static void rd_remember(mid_rdr_t *r, const mid_challenge_t *c)
 {
 	unsigned slot = r->used_next % MID_READER_USED_NONCES;
 	memcpy(r->used[slot], c->nonce, c->nonce_len);
@@ -227,7 +227,7 @@ static void rd_remember(mid_reader_t *r, const mid_challenge_t *c)
 	r->used_next = (slot + 1) % MID_READER_USED_NONCES;
 }
 
-int mid_reader_challenge(mid_reader_t *r, mid_challenge_t *out)
+int mid_reader_challenge(mid_rdr_t *r, mid_challenge_t *out)
 {
 	if (!r || !out || (r->nonce_len != MID_NONCE_MIN && r->nonce_len != MID_NONCE_MAX))
 		return MID_CERR_INVAL;
@@ -242,7 +242,7 @@ int mid_reader_challenge(mid_reader_t *r, mid_challenge_t *out)
 	return 0;
 }
 
-int mid_reader_restore_challenge(mid_reader_t *r, const mid_challenge_t *c, int answered)
+int mid_reader_restore_challenge(mid_rdr_t *r, const mid_challenge_t *c, int answered)
 {
 	if (!r || !c || (c->nonce_len != MID_NONCE_MIN && c->nonce_len != MID_NONCE_MAX))
 		return MID_CERR_INVAL;
@@ -271,7 +271,7 @@ static int rd_nonce_eq(const mid_challenge_t *a, const mid_challenge_t *b)
 	return a->nonce_len == b->nonce_len && sodium_memcmp(a->nonce, b->nonce, a->nonce_len) == 0;
 }
 
-static int rd_nonce_used(const mid_reader_t *r, const mid_challenge_t *c)
+static int rd_nonce_used(const mid_rdr_t *r, const mid_challenge_t *c)
 {
 	for (unsigned i = 0; i < MID_READER_USED_NONCES; i++)
 		if (r->used_len[i] == c->nonce_len && sodium_memcmp(r->used[i], c->nonce, c->nonce_len) == 0)
@@ -279,10 +279,10 @@ static int rd_nonce_used(const mid_reader_t *r, const mid_challenge_t *c)
 	return 0;
 }
 
-mid_deny_t mid_reader_verify(mid_reader_t *r, const uint8_t *buf, size_t len, mid_card_t *card)
+mid_deny_t mid_reader_verify(mid_rdr_t *r, const uint8_t *buf, size_t len, mid_card_t *card)
 {
 	mid_presentation_t pr;
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	const mid_bundle_key_t *k;
 	uint8_t msg[128];
 	size_t msglen;
@@ -316,7 +316,7 @@ mid_deny_t mid_reader_verify(mid_reader_t *r, const uint8_t *buf, size_t len, mi
 		return MID_DENY_WRONG_SITE;
 	if (!(k = rd_find_key(r->keys, r->nkeys, c.issuer_key_id)))
 		return MID_DENY_UNKNOWN_ISSUER_KEY;
-	if (k->status == MID_KEY_REVOKED || now < k->not_before || (k->not_after != 0 && now > k->not_after))
+	if (k->status == MID_WKEY_REVOKED || now < k->not_before || (k->not_after != 0 && now > k->not_after))
 		return MID_DENY_ISSUER_KEY_INACTIVE;
 	if (mid_credential_verify(pr.credential, k->pk) != 0)
 		return MID_DENY_FORGED_SIGNATURE;

@@ -1,6 +1,6 @@
 /* reader/reader.h -- the reference reader: bundle, challenge, verification.
  *
- * Small and allocation-free: a mid_reader_t holds everything (about 66 KiB
+ * Small and allocation-free: a mid_rdr_t holds everything (about 66 KiB
  * with the full revocation list) and is provided by the caller (static
  * storage on an embedded reader). Needs only libsodium and libc's string
  * functions; no I/O, no logging, no malloc (reader_test proves the verify
@@ -16,7 +16,7 @@
  * Trust on first use is for demos and the simulator; real readers should be
  * provisioned with the anchor.
  *
- * Not thread-safe: one mid_reader_t per thread, or a lock around it.
+ * Not thread-safe: one mid_rdr_t per thread, or a lock around it.
  */
 #pragma once
 #include <stddef.h>
@@ -71,7 +71,7 @@ typedef struct mid_card {
 /* Clock: unix seconds. */
 typedef int64_t (*mid_clock_fn)(void *ctx);
 
-typedef struct mid_reader {
+typedef struct mid_rdr {
 	/* configuration (set by init; the public knobs may be changed after) */
 	uint8_t reader_id[MID_ID_SIZE];
 	int64_t challenge_ttl;   /* seconds a challenge may be answered; default 30 */
@@ -100,15 +100,15 @@ typedef struct mid_reader {
 	uint8_t used[MID_READER_USED_NONCES][MID_NONCE_MAX];
 	uint8_t used_len[MID_READER_USED_NONCES];
 	unsigned used_next;
-} mid_reader_t;
+} mid_rdr_t;
 
 /* Initialise *r (caller-owned storage, nothing allocated). anchor_pk may
  * be NULL for trust on first use. Returns 0, or MID_CERR_INVAL /
  * MID_CERR_CRYPTO (sodium_init failed). */
-int mid_reader_init(mid_reader_t *r, const uint8_t reader_id[MID_ID_SIZE], const uint8_t *anchor_pk);
+int mid_reader_init(mid_rdr_t *r, const uint8_t reader_id[MID_ID_SIZE], const uint8_t *anchor_pk);
 
 /* Replace the clock (fn NULL restores time(NULL)). */
-void mid_reader_set_clock(mid_reader_t *r, mid_clock_fn fn, void *ctx);
+void mid_reader_set_clock(mid_rdr_t *r, mid_clock_fn fn, void *ctx);
 
 /* Load a full bundle or apply a delta. All checks happen before any state
  * changes: on error the reader keeps its previous bundle. Returns 0 or
@@ -116,22 +116,22 @@ void mid_reader_set_clock(mid_reader_t *r, mid_clock_fn fn, void *ctx);
  * version not newer than the loaded one, BASE for a delta that does not
  * apply to the loaded version, OVERSIZE when the merged list would exceed
  * MID_BUNDLE_MAX_REVOKED). buf is not kept. */
-int mid_reader_load_bundle(mid_reader_t *r, const uint8_t *buf, size_t len);
+int mid_reader_load_bundle(mid_rdr_t *r, const uint8_t *buf, size_t len);
 
 /* Make a fresh challenge (random nonce, reader clock) and remember it as
  * the outstanding one; the previous challenge, if unanswered, is dropped.
  * Returns 0 or MID_CERR_INVAL. */
-int mid_reader_challenge(mid_reader_t *r, mid_challenge_t *out);
+int mid_reader_challenge(mid_rdr_t *r, mid_challenge_t *out);
 
 /* Restore an outstanding challenge saved earlier (the simulator keeps it
  * in a file between runs); `answered` non-zero marks it already used. */
-int mid_reader_restore_challenge(mid_reader_t *r, const mid_challenge_t *c, int answered);
+int mid_reader_restore_challenge(mid_rdr_t *r, const mid_challenge_t *c, int answered);
 
 /* Verify a phone's presentation against the outstanding challenge and the
  * loaded bundle. On MID_DENY_NONE fills *card. Once the device signature
  * has been checked the challenge counts as answered, whatever the verdict
  * that follows, so a second answer to it is MID_DENY_REPLAY. No allocation. */
-mid_deny_t mid_reader_verify(mid_reader_t *r, const uint8_t *buf, size_t len, mid_card_t *card);
+mid_deny_t mid_reader_verify(mid_rdr_t *r, const uint8_t *buf, size_t len, mid_card_t *card);
 
 /* 1 when credential_id is on the loaded revocation list (binary search). */
-int mid_reader_is_revoked(const mid_reader_t *r, const uint8_t id[MID_ID_SIZE]);
+int mid_reader_is_revoked(const mid_rdr_t *r, const uint8_t id[MID_ID_SIZE]);

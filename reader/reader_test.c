@@ -54,7 +54,7 @@ void *realloc(void *p, size_t n)
 
 static tu_site_t S;
 static int64_t g_now = TU_NOW;
-static mid_reader_t R; /* 66 KiB: static, as on a reader */
+static mid_rdr_t R; /* 66 KiB: static, as on a reader */
 static uint8_t BUNDLE[MID_BUNDLE_MAX_SIZE];
 
 static size_t sign_bundle(mid_bundle_t *b, const uint8_t *sk, uint8_t *out)
@@ -85,9 +85,9 @@ static void fresh_reader(void)
 }
 
 /* Issue a credential from template changes, and answer a new challenge of R. */
-static size_t present(const mid_credential_t *c, const uint8_t *issuer_sk, const uint8_t *device_sk, uint8_t *out)
+static size_t present(const mid_wire_cred_t *c, const uint8_t *issuer_sk, const uint8_t *device_sk, uint8_t *out)
 {
-	mid_credential_t cc = *c;
+	mid_wire_cred_t cc = *c;
 	uint8_t cred[MID_CREDENTIAL_SIZE];
 	mid_challenge_t ch;
 	size_t len = 0;
@@ -108,7 +108,7 @@ static mid_deny_t verify(const uint8_t *p, size_t len, mid_card_t *card)
 
 static void test_accept(void)
 {
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	uint8_t p[MID_PRESENTATION_MAX_SIZE];
 	mid_card_t card;
 	char bits[80];
@@ -147,7 +147,7 @@ static void test_accept(void)
 
 static void test_denials(void)
 {
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	uint8_t p[MID_PRESENTATION_MAX_SIZE + 8], other_pk[32], other_sk[64];
 	mid_card_t card;
 	size_t len;
@@ -157,7 +157,7 @@ static void test_denials(void)
 	/* forged issuer signature: flip a signature byte, re-sign as the device */
 	fresh_reader();
 	{
-		mid_credential_t cc;
+		mid_wire_cred_t cc;
 		uint8_t cred[MID_CREDENTIAL_SIZE];
 		mid_challenge_t ch;
 		tu_cred_template(&S, &cc, 1);
@@ -243,10 +243,10 @@ static void test_denials(void)
 
 	/* wrong reader: a challenge made by reader B */
 	{
-		mid_reader_t *b = malloc(sizeof *b);
+		mid_rdr_t *b = malloc(sizeof *b);
 		uint8_t bid[MID_ID_SIZE], cred[MID_CREDENTIAL_SIZE];
 		mid_challenge_t ch;
-		mid_credential_t cc;
+		mid_wire_cred_t cc;
 		memset(bid, 0xBB, sizeof bid);
 		mid_reader_init(b, bid, S.issuer_pk);
 		mid_reader_set_clock(b, tu_clock, &g_now);
@@ -328,7 +328,7 @@ static void test_denials(void)
 		b.nkeys = 2;
 		b.keys[1] = b.keys[0];
 		memcpy(b.keys[0].pk, S.next_pk, 32);
-		b.keys[1].status = MID_KEY_REVOKED;
+		b.keys[1].status = MID_WKEY_REVOKED;
 		mid_wiegand_parse_format("H10304", &b.output_format);
 		blen = sign_bundle(&b, S.next_sk, BUNDLE);
 		/* v1 did not announce next_pk: refused */
@@ -384,12 +384,12 @@ static void test_bundles(void)
 	b.bundle_version = 2;
 	b.nkeys = 2;
 	memcpy(b.keys[1].pk, S.next_pk, 32);
-	b.keys[1].status = MID_KEY_NEXT;
+	b.keys[1].status = MID_WKEY_NEXT;
 	len = sign_bundle(&b, S.issuer_sk, BUNDLE);
 	is_int(mid_reader_load_bundle(&R, BUNDLE, len), 0, "v2 announces the next key");
 	b.bundle_version = 3;
-	b.keys[0].status = MID_KEY_RETIRED;
-	b.keys[1].status = MID_KEY_CURRENT;
+	b.keys[0].status = MID_WKEY_RETIRED;
+	b.keys[1].status = MID_WKEY_CURRENT;
 	len = sign_bundle(&b, S.next_sk, BUNDLE);
 	is_int(mid_reader_load_bundle(&R, BUNDLE, len), 0, "v3 signed by the new key loads");
 
@@ -476,10 +476,10 @@ static void test_bundles(void)
 	{
 		mid_reader_init(&R, S.reader_id, NULL);
 		tu_bundle_template(&S, &b, 1);
-		b.keys[0].status = MID_KEY_RETIRED;
+		b.keys[0].status = MID_WKEY_RETIRED;
 		len = sign_bundle(&b, S.issuer_sk, BUNDLE);
 		is_int(mid_reader_load_bundle(&R, BUNDLE, len), MID_CERR_UNKNOWN_KEY, "TOFU: signer must be a current/next key it lists");
-		b.keys[0].status = MID_KEY_CURRENT;
+		b.keys[0].status = MID_WKEY_CURRENT;
 		len = sign_bundle(&b, S.issuer_sk, BUNDLE);
 		is_int(mid_reader_load_bundle(&R, BUNDLE, len), 0, "TOFU: first bundle accepted");
 		ok(R.have_anchor && memcmp(R.anchor_pk, S.issuer_pk, 32) == 0, "TOFU: its signer is now pinned");
@@ -495,7 +495,7 @@ static void test_bundles(void)
 
 static void test_no_alloc(void)
 {
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	uint8_t p[MID_PRESENTATION_MAX_SIZE];
 	uint8_t bl[4096];
 	mid_bundle_t b;

@@ -51,7 +51,7 @@ static int fx_site(const char *dir)
 	uint8_t ipk[32], isk[64], dpk[32], dsk[64], cred[MID_CREDENTIAL_SIZE], rev[MID_ID_SIZE];
 	static uint8_t bundle[MID_BUNDLE_MAX_SIZE];
 	char hex[65];
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	mid_bundle_t b;
 	size_t blen;
 	int64_t now = (int64_t)time(NULL);
@@ -85,7 +85,7 @@ static int fx_site(const char *dir)
 	b.nkeys = 1;
 	memcpy(b.keys[0].pk, ipk, 32);
 	b.keys[0].not_before = now - 86400;
-	b.keys[0].status = MID_KEY_CURRENT;
+	b.keys[0].status = MID_WKEY_CURRENT;
 	fx_id(rev, 2);
 	b.nrevoked = 1;
 	b.revoked = rev;

@@ -41,7 +41,7 @@ static inline void tu_id(uint8_t id[MID_ID_SIZE], unsigned n)
 }
 
 /* A credential template: H10301 fc 118 cn 1603, valid around TU_NOW. */
-static inline void tu_cred_template(const tu_site_t *s, mid_credential_t *c, unsigned idn)
+static inline void tu_cred_template(const tu_site_t *s, mid_wire_cred_t *c, unsigned idn)
 {
 	memset(c, 0, sizeof *c);
 	c->version = MID_CREDENTIAL_VERSION;
@@ -67,7 +67,7 @@ static inline void tu_bundle_template(const tu_site_t *s, mid_bundle_t *b, uint6
 	memcpy(b->keys[0].pk, s->issuer_pk, MID_PK_SIZE);
 	b->keys[0].not_before = TU_NOW - 365 * 86400;
 	b->keys[0].not_after = 0;
-	b->keys[0].status = MID_KEY_CURRENT;
+	b->keys[0].status = MID_WKEY_CURRENT;
 }
 
 static inline int64_t tu_clock(void *ctx)

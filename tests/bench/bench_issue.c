@@ -23,7 +23,7 @@ int main(int argc, char **argv)
 {
 	long count = argc > 1 ? atol(argv[1]) : 100000;
 	uint8_t pk[32], sk[64], out[MID_CREDENTIAL_SIZE], msg[MID_CREDENTIAL_SIGNED_SIZE], sig[64];
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	double t0, t_issue, t_raw;
 	unsigned acc = 0;
 

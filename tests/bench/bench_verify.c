@@ -20,7 +20,7 @@ static double bv_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static mid_reader_t R;
+static mid_rdr_t R;
 
 int main(int argc, char **argv)
 {
@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 	uint8_t ipk[32], isk[64], dpk[32], dsk[64], rid[16], cred[MID_CREDENTIAL_SIZE];
 	uint8_t pres[MID_PRESENTATION_MAX_SIZE], msg[128];
 	size_t blen, plen, mlen;
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	mid_bundle_t b;
 	mid_challenge_t ch;
 	mid_card_t card;
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	b.bundle_version = 1;
 	b.nkeys = 1;
 	memcpy(b.keys[0].pk, ipk, 32);
-	b.keys[0].status = MID_KEY_CURRENT;
+	b.keys[0].status = MID_WKEY_CURRENT;
 	{
 		/* a realistic revocation list: 4096 entries */
 		static uint8_t ids[MID_BUNDLE_MAX_REVOKED * 16];

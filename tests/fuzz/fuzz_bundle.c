@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static mid_reader_t r;
+	static mid_rdr_t r;
 	static const uint8_t rid[MID_ID_SIZE];
 	mid_bundle_t b;
 	if (mid_bundle_decode(data, size, &b) == 0) {

@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t pk[32];
-	mid_credential_t c;
+	mid_wire_cred_t c;
 	mid_wiegand_bits_t b;
 	if (sodium_init() < 0)
 		return 0;

@@ -8,7 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static mid_reader_t fz_reader;
+static mid_rdr_t fz_reader;
 
 static int64_t fz_clock(void *ctx)
 {
@@ -34,7 +34,7 @@ static int fz_setup(void)
 	b.bundle_version = 1;
 	b.nkeys = 1;
 	memcpy(b.keys[0].pk, pk, 32);
-	b.keys[0].status = MID_KEY_CURRENT;
+	b.keys[0].status = MID_WKEY_CURRENT;
 	if (mid_bundle_sign(&b, sk, bundle, sizeof bundle, &len) != 0)
 		return -1;
 	if (mid_reader_init(&fz_reader, rid, pk) != 0 || mid_reader_load_bundle(&fz_reader, bundle, len) != 0)
