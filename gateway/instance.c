@@ -137,9 +137,7 @@ int mid_plugin_find(const mid_config_t *cfg, const char *name, json_t **profile,
 	for (size_t i = 0; cfg && i < cfg->nplugin_path && n < 38; i++)
 		dirs[n++] = cfg->plugin_path[i];
 	dirs[n++] = MID_PKGDATADIR "/plugins";
-	rc = mid_error_set(err, MID_ENOTFOUND, 0,
-	    "plugin \"%s\" not found: no %s/profile.json in the plugin path; "
-	    "run `mobileidctl plugin list` to see the installed ones", name, name);
+	rc = MID_ENOTFOUND;
 	for (size_t i = 0; i < n; i++) {
 		char path[4096];
 		json_error_t jerr;
@@ -168,6 +166,10 @@ int mid_plugin_find(const mid_config_t *cfg, const char *name, json_t **profile,
 		break;
 	}
 	free(envcopy);
+	if (rc == MID_ENOTFOUND)
+		mid_error_set(err, MID_ENOTFOUND, 0,
+		    "plugin \"%s\" not found: no %s/profile.json in the plugin path; "
+		    "run `mobileidctl plugin list` to see the installed ones", name, name);
 	return rc;
 }
 
