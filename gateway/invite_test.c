@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "tests/tap.h"
+#include "tests/instance_fixture.h"
 #include "gateway/instance.h"
 #include "gateway/issuer.h"
 #include "gateway/keys.h"
@@ -15,63 +16,15 @@
 #include "gateway/invite.h"
 #include "gateway/secrets.h"
 
-static char dir[] = "/tmp/mid-invite-test-XXXXXX";
-static int64_t fake_now;
-static int64_t clk(void *ctx) { (void)ctx; return fake_now; }
-
-static mid_instance_t *setup(void)
-{
-	char path[512], key[512];
-	const char *cfg =
-	    "{\"site\": {\"id\": \"0f8fad5b-d9cb-469f-a165-70867728950e\", \"name\": \"Test\"},\n"
-	    " \"issuance\": {\"ranges\": [\n"
-	    "   {\"format\": \"H10301\", \"facility_code\": 12, \"first\": 100, \"last\": 104},\n"
-	    "   {\"format\": \"H10304\", \"facility_code\": 7, \"first\": 1, \"last\": 500000}],\n"
-	    "  \"validity_days\": 30}}\n";
-	mid_error_t err = { 0 };
-	mid_instance_t *in = NULL;
-	FILE *f;
-
-	if (!mkdtemp(dir))
-		return NULL;
-	snprintf(path, sizeof path, "%s/mobileidd.json", dir);
-	snprintf(key, sizeof key, "%s/master.key", dir);
-	if (!(f = fopen(path, "w")))
-		return NULL;
-	fputs(cfg, f);
-	fclose(f);
-	if (mid_master_key_create(key, &err) != MID_OK ||
-	    mid_instance_open(path, MID_INST_CREATE | MID_INST_STORE | MID_INST_SECRETS, "test", &in,
-	                      NULL, &err) != MID_OK) {
-		printf("# setup: %s\n", err.text);
-		return NULL;
-	}
-	fake_now = 1767225600000LL; /* 2026-01-01 */
-	mid_store_set_clock(in->store, clk, NULL);
-	return in;
-}
-
-static void person(mid_instance_t *in, const char *given, char id[MID_ID_LEN])
-{
-	mid_person_t p;
-	mid_error_t err = { 0 };
-	memset(&p, 0, sizeof p);
-	snprintf(p.given_name, sizeof p.given_name, "%s", given);
-	snprintf(p.family_name, sizeof p.family_name, "Tester");
-	if (mid_people_create(in, &p, &err) != MID_OK)
-		printf("# person: %s\n", err.text);
-	memcpy(id, p.id, MID_ID_LEN);
-	mid_person_clear(&p);
-}
 
 
 static void cleanup(mid_instance_t *in)
 {
 	char cmd[600];
 	mid_instance_close(in);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tf_dir);
 	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+		printf("# could not remove %s\n", tf_dir);
 }
 
 int main(void)
@@ -87,12 +40,12 @@ int main(void)
 	unsigned char pk[32], sk[64], h[MID_HASH_LEN], plain[MID_HASH_LEN];
 	int rc;
 
-	if (sodium_init() < 0 || !(in = setup())) {
+	if (sodium_init() < 0 || !(in = tf_setup("invite"))) {
 		ok(0, "setup");
 		return tap_done();
 	}
 	mid_keys_create_initial(in, &err);
-	person(in, "Alice", alice);
+	tf_person(in, "Alice", alice);
 	memset(&o, 0, sizeof o);
 	o.facility_code = -1;
 	memset(&c, 0, sizeof c);
@@ -126,7 +79,7 @@ int main(void)
 	rc = mid_invite_redeem(in, code2, "10.0.0.2", pk, "sim", &sc, &err);
 	ok(rc == MID_ELIMIT, "address over its budget is refused even with the right code");
 	ok(mid_invite_addr_allowed("10.0.0.3", mid_store_now(in->store)), "another address is fine");
-	fake_now += MID_INVITE_ADDR_WINDOW_MS + 1;
+	tf_now += MID_INVITE_ADDR_WINDOW_MS + 1;
 	ok(mid_invite_addr_allowed("10.0.0.2", mid_store_now(in->store)), "the window passes");
 
 	/* lower case, no dash, O for 0 still match */
@@ -147,7 +100,7 @@ int main(void)
 	/* attempts lock the invitation */
 	mid_invite_addr_reset();
 	ok(mid_invite_create(in, alice, c.id, "shown", code, &inv, &err) == MID_OK, "new code");
-	fake_now += 73LL * 3600000;
+	tf_now += 73LL * 3600000;
 	rc = mid_invite_redeem(in, code, "10.0.0.5", pk, "sim", &sc, &err);
 	ok(rc == MID_EAUTH && strstr(err.text, "expired"), "expiry: %s", err.text);
 	for (int i = 1; i < MID_INVITE_MAX_ATTEMPTS; i++)

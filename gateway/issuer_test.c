@@ -12,60 +12,13 @@
 #include "reader/phone.h"
 
 #include "tests/tap.h"
+#include "tests/instance_fixture.h"
 #include "gateway/instance.h"
 #include "gateway/issuer.h"
 #include "gateway/keys.h"
 #include "gateway/people.h"
 #include "gateway/secrets.h"
 
-static char dir[] = "/tmp/mid-issuer-test-XXXXXX";
-static int64_t fake_now;
-static int64_t clk(void *ctx) { (void)ctx; return fake_now; }
-
-static mid_instance_t *setup(void)
-{
-	char path[512], key[512];
-	const char *cfg =
-	    "{\"site\": {\"id\": \"0f8fad5b-d9cb-469f-a165-70867728950e\", \"name\": \"Test\"},\n"
-	    " \"issuance\": {\"ranges\": [\n"
-	    "   {\"format\": \"H10301\", \"facility_code\": 12, \"first\": 100, \"last\": 104},\n"
-	    "   {\"format\": \"H10304\", \"facility_code\": 7, \"first\": 1, \"last\": 500000}],\n"
-	    "  \"validity_days\": 30}}\n";
-	mid_error_t err = { 0 };
-	mid_instance_t *in = NULL;
-	FILE *f;
-
-	if (!mkdtemp(dir))
-		return NULL;
-	snprintf(path, sizeof path, "%s/mobileidd.json", dir);
-	snprintf(key, sizeof key, "%s/master.key", dir);
-	if (!(f = fopen(path, "w")))
-		return NULL;
-	fputs(cfg, f);
-	fclose(f);
-	if (mid_master_key_create(key, &err) != MID_OK ||
-	    mid_instance_open(path, MID_INST_CREATE | MID_INST_STORE | MID_INST_SECRETS, "test", &in,
-	                      NULL, &err) != MID_OK) {
-		printf("# setup: %s\n", err.text);
-		return NULL;
-	}
-	fake_now = 1767225600000LL; /* 2026-01-01 */
-	mid_store_set_clock(in->store, clk, NULL);
-	return in;
-}
-
-static void person(mid_instance_t *in, const char *given, char id[MID_ID_LEN])
-{
-	mid_person_t p;
-	mid_error_t err = { 0 };
-	memset(&p, 0, sizeof p);
-	snprintf(p.given_name, sizeof p.given_name, "%s", given);
-	snprintf(p.family_name, sizeof p.family_name, "Tester");
-	if (mid_people_create(in, &p, &err) != MID_OK)
-		printf("# person: %s\n", err.text);
-	memcpy(id, p.id, MID_ID_LEN);
-	mid_person_clear(&p);
-}
 
 /* Load a bundle into a reader; returns the reader verdict for a fresh
  * presentation of `cred` by the phone with secret key sk. */
@@ -82,7 +35,7 @@ static int present(mid_rdr_t *r, const unsigned char *cred, const unsigned char 
 	return (int)mid_reader_verify(r, buf, len, &card);
 }
 
-static int64_t rclock(void *ctx) { (void)ctx; return fake_now / 1000; }
+static int64_t rclock(void *ctx) { (void)ctx; return tf_now / 1000; }
 
 static int load_bundle(mid_instance_t *in, mid_rdr_t *r, uint64_t since, int *delta)
 {
@@ -116,15 +69,15 @@ int main(void)
 	int rc, delta = -1;
 	uint64_t v1 = 0, v2 = 0;
 
-	if (sodium_init() < 0 || !(in = setup())) {
+	if (sodium_init() < 0 || !(in = tf_setup("issuer"))) {
 		ok(0, "setup");
 		return tap_done();
 	}
 	ok(mid_keys_create_initial(in, &err) == MID_OK, "initial issuer keys: %s", err.text);
 	ok(mid_keys_create_initial(in, &err) == MID_ECONFLICT, "a second init is refused");
-	person(in, "Alice", alice);
-	person(in, "Bob", bob);
-	person(in, "Carol", carol);
+	tf_person(in, "Alice", alice);
+	tf_person(in, "Bob", bob);
+	tf_person(in, "Carol", carol);
 
 	/* ---- allocation ---- */
 	memset(&o, 0, sizeof o);
@@ -297,7 +250,7 @@ int main(void)
 		unsigned char (*pks)[32] = malloc(N * 32);
 		unsigned char skx[64];
 		for (int i = 0; i < N; i++) {
-			person(in, "Batch", ids[i]);
+			tf_person(in, "Batch", ids[i]);
 			pids[i] = ids[i];
 			crypto_sign_keypair(pks[i], skx);
 		}
@@ -328,9 +281,9 @@ int main(void)
 	mid_instance_close(in);
 	{
 		char cmd[600];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tf_dir);
 		if (system(cmd) != 0)
-			printf("# could not remove %s\n", dir);
+			printf("# could not remove %s\n", tf_dir);
 	}
 	return tap_done();
 }

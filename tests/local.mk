@@ -27,4 +27,4 @@ tests_modules_bk_failopen_la_LDFLAGS = -module $(BK_FLAGS)
 
 # Shell integration tests of the CLI and the daemon.
 TESTS += tests/integration/cli_basics.sh tests/integration/daemon.sh tests/integration/daemon_sync.sh
-EXTRA_DIST += tests/integration/lib.sh tests/integration/cli_basics.sh tests/integration/daemon.sh tests/integration/daemon_sync.sh
+EXTRA_DIST += tests/instance_fixture.h tests/integration/lib.sh tests/integration/cli_basics.sh tests/integration/daemon.sh tests/integration/daemon_sync.sh
