@@ -102,6 +102,30 @@ int main(void)
 	ok(mid_sync_parse_time("2027-12-31T08:30:00Z", &ms) == MID_OK && ms == 1830241800000LL,
 	   "ISO date-time");
 	ok(mid_sync_parse_time("31/12/2027", &ms) == MID_EINVAL, "a spreadsheet date is refused");
+	{
+		/* the plain-date fast path agrees with the general one (timegm) */
+		static const char *const dates[] = { "1970-01-01", "1969-12-31", "2024-02-29",
+		                                     "2027-02-31", "2000-03-01", "1900-03-01",
+		                                     "2099-12-31", "0999-06-15" };
+		int agree = 1;
+		for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+			char full[32];
+			int64_t fast = 1, slow = 2;
+			snprintf(full, sizeof full, "%sT00:00:00Z", dates[i]);
+			if (mid_sync_parse_time(dates[i], &fast) != MID_OK ||
+			    mid_sync_parse_time(full, &slow) != MID_OK || fast != slow) {
+				diag("%s: %lld vs %lld", dates[i], (long long)fast, (long long)slow);
+				agree = 0;
+			}
+		}
+		ok(agree, "plain dates parse as the same day at midnight");
+		mid_sync_parse_time("1969-12-31", &ms);
+		ok(ms == -86400000, "the day before the epoch");
+		ok(mid_sync_parse_time("2027-13-01", &ms) == MID_EINVAL, "month 13 refused");
+		ok(mid_sync_parse_time("2027-00-10", &ms) == MID_EINVAL, "month 0 refused");
+		ok(mid_sync_parse_time("2027-01-32", &ms) == MID_EINVAL, "day 32 refused");
+		ok(mid_sync_parse_time("2027-1-011", &ms) == MID_EINVAL, "misplaced dash refused");
+	}
 	char t[32];
 	mid_sync_format_time(1830211200000LL, t);
 	is_str(t, "2027-12-31", "midnight formats as a date");
