@@ -35,3 +35,12 @@ gateway/mobileidd.service: $(srcdir)/gateway/mobileidd.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) gateway && sed -e 's|@bindir[@]|$(bindir)|g' \
 		-e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
 		-e 's|@docdir[@]|$(docdir)|g' $(srcdir)/gateway/mobileidd.service.in > $@.tmp && mv $@.tmp $@
+
+# Plugin profiles, installed where the gateway looks for them
+# ($(pkgdatadir)/plugins/NAME/profile.json).
+nobase_dist_pkgdata_DATA = \
+	plugins/README.md \
+	plugins/csv-generic/profile.json plugins/csv-generic/README.md \
+	plugins/paxton-net2/profile.json plugins/paxton-net2/README.md \
+	plugins/scim2/profile.json plugins/scim2/README.md \
+	plugins/gallagher-command-centre/profile.json plugins/gallagher-command-centre/README.md
