@@ -166,7 +166,9 @@ static const char m1[] =
  * - The email match index holds a 64-bit hash of the folded email
  *   (email_key, filled by mid_email_key) instead of the text: a third of
  *   the size, so a million-person index stays in the page cache while it
- *   grows in random order. Lookups compare email_fold too.
+ *   grows in random order. Lookups fold the candidates' email and compare;
+ *   email_fold is no longer written (new rows hold ''): the text was a
+ *   second copy of the email in every row.
  * - pacs_values is one b-tree (WITHOUT ROWID, keyed by the value first):
  *   the value lookup and the range scan use its primary key, so the
  *   separate value index and the rowid table are gone (two fewer b-tree
@@ -187,19 +189,21 @@ static const char m2[] =
 	"DROP TABLE pacs_values;\n"
 	"ALTER TABLE pacs_values2 RENAME TO pacs_values;\n";
 
-/* Fill people.email_key for the rows a version 1 store already holds. */
+/* Fill people.email_key (from the folded email) for the rows a version 1
+ * store already holds. */
 static int m2_fixup(mid_store_t *st, mid_error_t *err)
 {
 	mid_db_stmt_t *s = NULL, *u = NULL;
 	int rc;
 
-	rc = st->drv->prepare(st->db, "SELECT id, email_fold FROM people WHERE email_fold <> ''",
-	                      &s, err);
+	rc = st->drv->prepare(st->db, "SELECT id, email FROM people WHERE email <> ''", &s, err);
 	if (rc == MID_OK)
 		rc = st->drv->prepare(st->db, "UPDATE people SET email_key=? WHERE id=?", &u, err);
 	while (rc == MID_OK && (rc = st->drv->step(s, err)) == MID_DB_ROW) {
-		if ((rc = st->drv->bind_int64(u, 1, mid_email_key(st->drv->column_text(s, 1)),
-		                              err)) ||
+		char fold[256];
+		if (mid_fold(st->drv->column_text(s, 1), fold, sizeof fold) != MID_OK)
+			continue;   /* longer than any email the store accepts: no key */
+		if ((rc = st->drv->bind_int64(u, 1, mid_email_key(fold), err)) ||
 		    (rc = st->drv->bind_text(u, 2, st->drv->column_text(s, 0), err)))
 			break;
 		rc = st->drv->step(u, err);

@@ -74,7 +74,7 @@ int mid_store_person_create(mid_store_t *st, mid_person_t *p, mid_error_t *err)
 		return rc;
 	p->created = p->updated = mid_store_now(st);
 	rc = Q(st, MID_SQ_PERSON_INSERT, &s, err, "ttttttittiittii", p->id, p->employee_id,
-	       p->given_name, p->family_name, p->email, fold, mid_email_key(fold), p->mobile,
+	       p->given_name, p->family_name, p->email, "", mid_email_key(fold), p->mobile,
 	       mid_person_status_name(p->status), p->valid_from, p->valid_until,
 	       p->access_groups ? p->access_groups : "[]",
 	       p->attributes ? p->attributes : "{}", p->created, p->updated);
@@ -96,7 +96,7 @@ int mid_store_person_update(mid_store_t *st, mid_person_t *p, mid_error_t *err)
 		return rc;
 	p->updated = mid_store_now(st);
 	rc = Q(st, MID_SQ_PERSON_UPDATE, &s, err, "tttttittiittit", p->employee_id,
-	       p->given_name, p->family_name, p->email, fold, mid_email_key(fold), p->mobile,
+	       p->given_name, p->family_name, p->email, "", mid_email_key(fold), p->mobile,
 	       mid_person_status_name(p->status), p->valid_from, p->valid_until,
 	       p->access_groups ? p->access_groups : "[]",
 	       p->attributes ? p->attributes : "{}", p->updated, p->id);
@@ -131,7 +131,7 @@ int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
 		return rc;
 	if ((rc = BT(s, 1, p->id)) || (rc = BT(s, 2, p->employee_id)) ||
 	    (rc = BT(s, 3, p->given_name)) || (rc = BT(s, 4, p->family_name)) ||
-	    (rc = BT(s, 5, p->email)) || (rc = BT(s, 6, fold)) ||
+	    (rc = BT(s, 5, p->email)) || (rc = BT(s, 6, "")) ||
 	    (rc = BI(s, 7, mid_email_key(fold))) || (rc = BT(s, 8, p->mobile)) ||
 	    (rc = BT(s, 9, mid_person_status_name(p->status))) ||
 	    (rc = BI(s, 10, p->valid_from)) || (rc = BI(s, 11, p->valid_until)) ||
@@ -272,9 +272,13 @@ int mid_store_person_find_email(mid_store_t *st, const char *email,
 	*n = 0;
 	if (mid_fold(email, fold, sizeof fold) != MID_OK || !fold[0])
 		return MID_OK; /* longer than any stored email, or empty: no match */
-	if ((rc = Q(st, MID_SQ_PERSON_FIND_EMAIL, &s, err, "it", mid_email_key(fold), fold)))
+	if ((rc = Q(st, MID_SQ_PERSON_FIND_EMAIL, &s, err, "i", mid_email_key(fold))))
 		return rc;
 	while (ROW(s, rc)) {
+		char f2[256];
+		if (mid_fold(st->drv->column_text(s, 1), f2, sizeof f2) != MID_OK ||
+		    strcmp(f2, fold) != 0)
+			continue;   /* another email with the same key */
 		if (*n < max && ids)
 			mid_store_coltext(st, s, 0, ids[*n], MID_ID_LEN);
 		(*n)++;

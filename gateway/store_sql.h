@@ -26,8 +26,8 @@ SQ(PERSON_GET, "SELECT " PERSON_COLS " FROM people WHERE id=?")
 /* The find and link-of-person queries run per record in a sync: no ORDER BY,
  * which would open a sorter each time; rows come in index order. */
 SQ(PERSON_FIND_EMP, "SELECT id FROM people WHERE employee_id=? AND employee_id <> ''")
-SQ(PERSON_FIND_EMAIL, "SELECT id FROM people WHERE email_key=? AND email_key <> 0 AND "
-   "email_fold=?")
+/* Candidates by the email hash; the store compares the folded email. */
+SQ(PERSON_FIND_EMAIL, "SELECT id, email FROM people WHERE email_key=? AND email_key <> 0")
 SQ(PEOPLE_EMPTY, "SELECT EXISTS (SELECT 1 FROM people) + EXISTS (SELECT 1 FROM credentials) "
    "+ EXISTS (SELECT 1 FROM pacs_values)")
 SQ(PERSON_SET_STATUS, "UPDATE people SET status=?, updated=? WHERE id=?")
