@@ -60,6 +60,8 @@ typedef struct rs_conf {
 	const char *rec_id, *rec_etag;
 	const char **omit;
 	size_t nomit;
+	json_t *vars;              /* installer variables {{$vars.NAME}} (borrowed from root) */
+	json_t *alias;             /* record.alias with $vars expanded: name -> path (owned) */
 	json_t *list, *changes, *delta, *get, *create, *update, *disable, *del, *conflict,
 	       *probe;
 	long full_every_s;
@@ -638,6 +640,7 @@ static int rs_curl_transient(int rc)
 
 /* Values a template can name: the pushed record's fields and $variables. */
 typedef struct rs_vars {
+	const json_t *cv;          /* settings "vars" ({{$vars.NAME}}), may be NULL */
 	const mid_record_t *rec;
 	const char *id, *etag, *start, *size, *page, *cursor, *since;
 	char now[32];
@@ -647,6 +650,16 @@ typedef struct rs_vars {
 static int rs_lookup(void *ctx, const char *name, const char *const **values, size_t *n)
 {
 	rs_vars_t *v = ctx;
+	if (!strncmp(name, "$vars.", 6)) {
+		/* an installer setting: a constant of the binding */
+		const char *s = json_string_value(json_object_get(v->cv, name + 6));
+		if (!s || !*s)
+			return 0;
+		v->one[0] = s;
+		*values = v->one;
+		*n = 1;
+		return 2;
+	}
 	if (name[0] == '$') {
 		const char *s = NULL;
 		const char *k = name + 1;
@@ -1294,6 +1307,16 @@ static int rs_deliver(rs_pull_t *P, json_t *rec, const char *given, int op)
 		mid_record_t r = { MID_OP_DELETE, id, NULL, 0, P->pos, NULL };
 		return P->sink->record(P->sink->ctx, &r, P->err);
 	}
+	if (in->c.alias && json_is_object(rec)) {
+		/* record.alias: the value at a path also under a fixed name */
+		const char *an;
+		json_t *ap;
+		json_object_foreach(in->c.alias, an, ap) {
+			json_t *av = rj_path_get(rec, json_string_value(ap));
+			if (av && json_object_set(rec, an, av))
+				return mid_error_set(P->err, MID_ENOMEM, 0, "out of memory");
+		}
+	}
 	if ((rc = rj_flatten(rec, in->c.omit, in->c.nomit, in->c.max_depth, &P->fields, &ferr))) {
 		char *raw = json_dumps(rec, JSON_COMPACT);
 		if (raw && strlen(raw) > 1024)
@@ -1350,7 +1373,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 	if (one_page)
 		size = 1;
 	for (long pages = 1;; pages++) {
-		rs_vars_t v = { 0 };
+		rs_vars_t v = { .cv = in->c.vars };
 		rj_buf_t url = { NULL, 0, 0 };
 		rs_send_t s = { 0 };
 		json_t *body = NULL;
@@ -1541,7 +1564,7 @@ static int rs_changes_get(rs_pull_t *P, const char *link, json_t **doc, char *ur
 {
 	rs_inst_t *in = P->in;
 	const json_t *ch = in->c.changes;
-	rs_vars_t v = { 0 };
+	rs_vars_t v = { .cv = in->c.vars };
 	rj_buf_t url = { NULL, 0, 0 };
 	rs_send_t s = { 0 };
 	rs_resp_t resp;
@@ -1826,7 +1849,7 @@ static int rs_write_check(const json_t *w, const char *method, const char *url,
 static int rs_fetch_etag(rs_inst_t *in, const char *id, char *etag, size_t etagsz,
                          mid_error_t *err)
 {
-	rs_vars_t v = { 0 };
+	rs_vars_t v = { .cv = in->c.vars };
 	rs_resp_t r;
 	json_t *doc = NULL;
 	char url[2048];
@@ -1970,7 +1993,7 @@ static int rs_field_is(const mid_record_t *rec, const json_t *when)
 static int rs_push(void *inst, const mid_record_t *rec, mid_push_result_t *res, mid_error_t *err)
 {
 	rs_inst_t *in = inst;
-	rs_vars_t v = { 0 };
+	rs_vars_t v = { .cv = in->c.vars };
 	rs_resp_t r;
 	json_t *doc = NULL;
 	char url[2048];
@@ -2133,7 +2156,7 @@ static int rs_test(void *inst, mid_check_t *checks, size_t max, size_t *n, mid_e
 		if (total >= 0)
 			snprintf(tot, sizeof tot, " of %" PRId64, total);
 		if (in->c.probe) {
-			rs_vars_t v = { 0 };
+			rs_vars_t v = { .cv = in->c.vars };
 			json_t *doc = NULL;
 			char url[2048];
 			mid_error_t perr = { 0 };
@@ -2174,6 +2197,7 @@ static void rs_close(void *inst)
 		curl_easy_cleanup(in->curl);
 	free(in->c.base);
 	free(in->c.omit);
+	json_decref(in->c.alias);
 	json_decref(in->c.root);
 	if (in->curl)
 		curl_global_cleanup();
@@ -2282,6 +2306,51 @@ static int rs_conf_load(rs_inst_t *in, const char *settings, mid_error_t *err)
 		for (size_t i = 0; i < json_array_size(om); i++)
 			if (json_string_value(json_array_get(om, i)))
 				c->omit[c->nomit++] = json_string_value(json_array_get(om, i));
+	}
+	c->vars = json_object_get(R, "vars");
+	if (c->vars) {
+		const char *vk;
+		json_t *vv;
+		if (!json_is_object(c->vars))
+			return mid_error_set(err, MID_EINVAL, 0, "rest settings: \"vars\" must be an "
+			                     "object of strings");
+		json_object_foreach(c->vars, vk, vv)
+			if (!json_is_string(vv))
+				return mid_error_set(err, MID_EINVAL, 0, "rest settings: vars.%.100s must be "
+				                     "a string", vk);
+	}
+	const json_t *al = json_object_get(rec, "alias");
+	if (json_object_size(al)) {
+		const char *ak;
+		json_t *ap;
+		c->alias = json_object();
+		if (!c->alias)
+			return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+		json_object_foreach((json_t *)al, ak, ap) {
+			rs_vars_t av = { .cv = c->vars };
+			rj_buf_t b = { NULL, 0, 0 };
+			size_t absent = 0;
+			int rc;
+			if (!json_is_string(ap))
+				return mid_error_set(err, MID_EINVAL, 0, "rest settings: record.alias.%.100s "
+				                     "must be a path", ak);
+			if ((rc = rj_expand_text(json_string_value(ap), rs_lookup, &av, RJ_ENC_NONE, &b,
+			                         &absent, err))) {
+				rj_buf_free(&b);
+				return rc;
+			}
+			if (absent) {
+				rj_buf_free(&b);
+				return mid_error_set(err, MID_EINVAL, 0, "rest settings: record.alias.%.100s: "
+				                     "%.200s names a value that is not set (only {{$vars.NAME}} "
+				                     "can be used here)", ak, json_string_value(ap));
+			}
+			rc = json_object_set_new(c->alias, ak, json_string(b.p ? b.p : ""));
+			rj_buf_free(&b);
+			if (rc)
+				return mid_error_set(err, MID_EINVAL, 0, "rest settings: record.alias.%.100s: "
+				                     "not UTF-8", ak);
+		}
 	}
 	c->list = json_object_get(R, "list");
 	if (!json_is_object(c->list) || !json_is_string(json_object_get(c->list, "path")))

@@ -433,6 +433,53 @@ int main(void)
 		is_str(pr.etag, "v3", "the new version is returned to the engine");
 		rs_close(in);
 	}
+	/* ---- vars: installer settings in templates (path, query, body keys and
+	 * values) and in record.alias paths ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 200, "{\"results\": [{\"id\": \"5\", \"@e-mail\": \"a@x\"}]}", NULL, 0 },
+			{ 204, "", NULL, 0 },
+			{ 204, "", NULL, 0 },
+		};
+		tx_t t = { steps, 3, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
+		in = open_inst(&mh, &t,
+		    "{\"base_url\": \"http://pacs.test:8080\", \"vars\": {\"ct\": \"http://pacs.test:8080/api/card_types/6 54\","
+		    " \"pdf\": \"e-mail\", \"div\": \"2\"},"
+		    " \"record\": {\"alias\": {\"pdf.email\": \"[@{{$vars.pdf}}]\"}},"
+		    " \"list\": {\"path\": \"/api/d/{{$vars.div}}/ch\", \"query\": {\"t\": \"{{$vars.pdf}}\"}, \"records\": \"results\"},"
+		    " \"update\": {\"path\": \"/api/ch/{{$id}}\", \"body\": {\"@{{$vars.pdf}}\": \"{{pdf.email}}\", \"@{{$vars.nope}}\": \"x\","
+		    " \"cards\": {\"add\": [{\"type\": {\"href\": \"{{$vars.ct}}\"}, \"number\": \"{{card}}\"}]}}}}");
+		ok(in != NULL, "vars and record.alias open");
+		mock_sink_init(&ms);
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		is_int(rc, MID_OK, "pull with $vars in path and query");
+		is_str(t.urls[0], "http://pacs.test:8080/api/d/2/ch?t=e-mail", "{{$vars.div}} in the path, {{$vars.pdf}} in the query");
+		is_str(mock_rec_get(&ms.records[0], "pdf.email"), "a@x", "record.alias: @<pdf name> delivered as pdf.email");
+		is_str(mock_rec_get(&ms.records[0], "@e-mail"), "a@x", "...and under its own name");
+		mock_sink_fini(&ms);
+		const char *em[] = { "b@x" }, *cn[] = { "4242" };
+		mid_field_t f[] = { { "pdf.email", em, 1 }, { "card", cn, 1 } };
+		mid_record_t rec = { MID_OP_UPSERT, "5", f, 2, 0, NULL };
+		mid_push_result_t pr;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "update with $vars in the body");
+		is_str(t.bodies[1], "{\"@e-mail\":\"b@x\",\"cards\":{\"add\":[{\"type\":{\"href\":"
+		       "\"http://pacs.test:8080/api/card_types/6 54\"},\"number\":\"4242\"}]}}",
+		       "a key template names the PDF; a key with an unset var is left out; the var's value as it is");
+		rec.nfields = 1;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "update without the card number");
+		is_str(t.bodies[2], "{\"@e-mail\":\"b@x\"}", "a $vars value alone does not keep the card element (nor cards)");
+		rs_close(in);
+
+		void *x = NULL;
+		mid_error_t e = { 0 };
+		rc = rs_open(&mh.host, "{\"base_url\": \"https://a.test\", \"record\": {\"alias\": {\"a\": \"{{$vars.x}}\"}},"
+		             " \"list\": {\"path\": \"/u\"}}", &x, &e);
+		ok(rc == MID_EINVAL && strstr(e.text, "not set"), "record.alias naming an unset var is refused");
+		rc = rs_open(&mh.host, "{\"base_url\": \"https://a.test\", \"vars\": {\"a\": 1}, \"list\": {\"path\": \"/u\"}}", &x, &e);
+		ok(rc == MID_EINVAL && strstr(e.text, "string"), "a var that is not a string is refused");
+	}
 	is_int(mh.secrets_out, 0, "every secret handed out was released");
 	mock_host_fini(&mh);
 	return tap_done();

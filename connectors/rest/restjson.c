@@ -516,8 +516,10 @@ nomem:
 	return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 }
 
-int rj_expand_text(const char *tmpl, rj_lookup_fn lookup, void *ctx, int enc, rj_buf_t *out,
-                   size_t *absent, mid_error_t *err)
+/* rj_expand_text, also counting in *consts (may be NULL) the placeholders
+ * whose lookup answered 2 (a setting, not a record value). */
+static int rj_expand_text_c(const char *tmpl, rj_lookup_fn lookup, void *ctx, int enc,
+                            rj_buf_t *out, size_t *absent, size_t *consts, mid_error_t *err)
 {
 	const char *p = tmpl;
 	int rc;
@@ -539,15 +541,25 @@ int rj_expand_text(const char *tmpl, rj_lookup_fn lookup, void *ctx, int enc, rj
 			return rc;
 		const char *const *vals = NULL;
 		size_t n = 0;
-		if (!lookup(ctx, name, &vals, &n) || !n) {
+		int lr = lookup(ctx, name, &vals, &n);
+		if (!lr || !n) {
 			if (absent)
 				(*absent)++;
-		} else if ((rc = rj_text_value(out, vals[0], mod, enc, err))) {
-			return rc;
+		} else {
+			if (lr == 2 && consts)
+				(*consts)++;
+			if ((rc = rj_text_value(out, vals[0], mod, enc, err)))
+				return rc;
 		}
 		p = b + 2;
 	}
 	return MID_OK;
+}
+
+int rj_expand_text(const char *tmpl, rj_lookup_fn lookup, void *ctx, int enc, rj_buf_t *out,
+                   size_t *absent, mid_error_t *err)
+{
+	return rj_expand_text_c(tmpl, lookup, ctx, enc, out, absent, NULL, err);
 }
 
 static int rj_bool(const char *s, int *b)
@@ -637,10 +649,18 @@ static int rj_ej(const json_t *t, rj_lookup_fn lookup, void *ctx, json_t **out, 
 			size_t n = 0;
 			if ((rc = rj_ph_parse(s + 2, sl - 4, name, sizeof name, &mod, err)))
 				return rc;
-			(*ph)++;
-			if (!lookup(ctx, name, &vals, &n) || (!n && mod != RJ_M_ARRAY))
+			int lr = lookup(ctx, name, &vals, &n);
+			if (!lr || (!n && mod != RJ_M_ARRAY)) {
+				(*ph)++;
 				return MID_OK;
-			(*present)++;
+			}
+			if (lr != 2) {
+				/* a setting (lookup answered 2) is a constant: it
+				 * does not keep an element whose record values are
+				 * all absent */
+				(*ph)++;
+				(*present)++;
+			}
 			if (mod == RJ_M_ARRAY) {
 				json_t *a = json_array();
 				for (size_t i = 0; a && i < n; i++)
@@ -666,16 +686,17 @@ static int rj_ej(const json_t *t, rj_lookup_fn lookup, void *ctx, json_t **out, 
 		}
 		/* text with placeholders */
 		rj_buf_t b = { NULL, 0, 0 };
-		size_t absent = 0, before = 0;
+		size_t absent = 0, before = 0, consts = 0;
 		for (const char *p = s; (p = strstr(p, "{{")) && strstr(p + 2, "}}"); p += 2)
 			before++;
-		if ((rc = rj_expand_text(s, lookup, ctx, RJ_ENC_NONE, &b, &absent, err))) {
+		if ((rc = rj_expand_text_c(s, lookup, ctx, RJ_ENC_NONE, &b, &absent, &consts, err))) {
 			rj_buf_free(&b);
 			return rc;
 		}
+		before -= consts < before ? consts : before;
 		*ph += before;
 		*present += before - (absent < before ? absent : before);
-		if (absent >= before) {
+		if (before && absent >= before) {
 			rj_buf_free(&b);
 			return MID_OK;
 		}
@@ -692,12 +713,32 @@ static int rj_ej(const json_t *t, rj_lookup_fn lookup, void *ctx, json_t **out, 
 			return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 		json_object_foreach((json_t *)t, k, x) {
 			json_t *v;
+			rj_buf_t kb = { NULL, 0, 0 };
+			size_t kabsent = 0;
+			if (rj_has_placeholder(k)) {
+				/* a key template ("@{{$vars.pdf_email}}"): a member whose
+				 * key names an absent value is left out */
+				if ((rc = rj_expand_text(k, lookup, ctx, RJ_ENC_NONE, &kb, &kabsent, err))) {
+					rj_buf_free(&kb);
+					json_decref(o);
+					return rc;
+				}
+				if (kabsent || !kb.p || !kb.p[0]) {
+					rj_buf_free(&kb);
+					continue;
+				}
+			}
 			if ((rc = rj_ej(x, lookup, ctx, &v, &ph0, &pr0, depth + 1, err))) {
+				rj_buf_free(&kb);
 				json_decref(o);
 				return rc;
 			}
-			if (v)
-				json_object_set_new(o, k, v);
+			if (v && json_object_set_new(o, kb.p ? kb.p : k, v)) {
+				rj_buf_free(&kb);
+				json_decref(o);
+				return mid_error_set(err, MID_EINVAL, 0, "template: a key is not UTF-8");
+			}
+			rj_buf_free(&kb);
 		}
 		*ph += ph0;
 		*present += pr0;

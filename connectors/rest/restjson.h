@@ -77,7 +77,9 @@ void rj_fields_free(rj_fields_t *f);
 /* ---- templates ----------------------------------------------------------------------- */
 
 /* Where template values come from: return 1 and set *values and *n when `name`
- * is known (names starting with '$' are variables), 0 when absent. */
+ * is known (names starting with '$' are variables), 0 when absent; 2 like 1
+ * for a setting ($vars.NAME): in a JSON body it is a constant, which does
+ * not keep an element whose record values are all absent. */
 typedef int (*rj_lookup_fn)(void *ctx, const char *name, const char *const **values,
                             size_t *n);
 
@@ -91,7 +93,9 @@ enum rj_enc { RJ_ENC_NONE = 0, RJ_ENC_URL = 1 };
 int rj_expand_text(const char *tmpl, rj_lookup_fn lookup, void *ctx, int enc, rj_buf_t *out,
                    size_t *absent, mid_error_t *err);
 
-/* Expand a JSON body template (see README "Templates"). Returns a new
+/* Expand a JSON body template (see README "Templates"); object keys are
+ * templates too (a member whose key names an absent value is left out).
+ * Returns a new
  * value in *out (caller decrefs) or an error; a top-level value whose
  * placeholders are all absent still gives an empty object/array. */
 int rj_expand_json(const json_t *tmpl, rj_lookup_fn lookup, void *ctx, json_t **out,

@@ -80,27 +80,29 @@ q() { sqlite3 "$I/store.db" "$1"; }
 t_ok "mobileidctl init" mobileidctl init "$I"
 enable() { # BINDING KEY CERT
 	$C plugin enable $B --binding "$1" --base-url "$URL" --api-key "$2" --ca-file "$P/ca.pem" \
-		--client-cert "$P/$3.pem" --client-key "$P/$3.key" </dev/null
+		--client-cert "$P/$3.pem" --client-key "$P/$3.key" \
+		--card-type-href "$URL/api/card_types/654" --division-href "$URL/api/divisions/2" \
+		--pdf-email email --pdf-mobile mobile --pdf-employee-id employeeId </dev/null
 }
-t_ok "plugin enable $B (flags: base URL, API key, CA, client certificate and key)" enable $B "$KEY" client
+t_ok "plugin enable $B (flags: base URL, API key, CA, client certificate and key, card type, division, PDF names)" enable $B "$KEY" client
 t_nogrep "the API key is not in the config" "$KEY" "$I/mobileidd.json"
 t_eq "the API key is a secret reference" "$(grep -A1 '"api_key"' "$I/mobileidd.json" | grep -c '"secret": "gallagher-command-centre-api-key"')" 1
 
-# The card type href and the division href are site values the installer
-# cannot give as flags yet (the rest connector has no profile variables):
-# until it has, the README says to copy the profile's mapping into the
-# binding and set them there. That is done here for the write-back tests.
-todo "plugin enable takes the mobile credential card type and the PDF names as flags" \
-	"the rest connector/profile format has no installer variables that reach the mapping and templates"
-node -e '
-const fs = require("fs"), [cfgf, proff, url] = process.argv.slice(1);
-const cfg = JSON.parse(fs.readFileSync(cfgf)), prof = JSON.parse(fs.readFileSync(proff));
-const m = JSON.parse(JSON.stringify(prof.mapping));
-m.outbound["division.href"] = { const: url + "/api/divisions/2" };
-m.outbound["mobileCard.typeHref"].transform = [{ lookup: { "*": url + "/api/card_types/654" } }];
-cfg.bindings.find((b) => b.name === "gallagher-command-centre").mapping = m;
-fs.writeFileSync(cfgf, JSON.stringify(cfg, null, 2));' "$I/mobileidd.json" "$PROFILE" "$URL"
-t_ok "config check after setting the card type in the binding's mapping" $C config check
+# The site values (card type href, division href, PDF names) are installer
+# variables of the profile (settings.vars, {{$vars.NAME}} in its templates),
+# given above as flags: the binding needs no copy of the mapping.
+vars_of() { node -e '
+const cfg = JSON.parse(require("fs").readFileSync(process.argv[1]));
+const b = cfg.bindings.find((x) => x.name === process.argv[2]);
+const v = (b.settings && b.settings.vars) || {};
+console.log([v.card_type_href, v.division_href, v.pdf_email, v.pdf_mobile, v.pdf_employee_id, "mapping" in b].join(" "));' "$I/mobileidd.json" "$1"; }
+t_eq "plugin enable takes the mobile credential card type, the division and the PDF names as flags" \
+	"$(vars_of $B)" "$URL/api/card_types/654 $URL/api/divisions/2 email mobile employeeId false"
+t_ok "config check" $C config check
+t_fails "plugin enable refuses a PDF name given with its @" $C plugin enable $B --binding ggl-bad-pdf --base-url "$URL" \
+	--api-key "$KEY" --ca-file "$P/ca.pem" --client-cert "$P/client.pem" --client-key "$P/client.key" \
+	--card-type-href "$URL/api/card_types/654" --division-href "$URL/api/divisions/2" \
+	--pdf-email @email --pdf-mobile mobile --pdf-employee-id employeeId
 
 # 4. plugin test: good key; wrong key; certificate not pinned; read-only operator
 $C plugin test $B >"$T/test.out" 2>&1
