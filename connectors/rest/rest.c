@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1616,6 +1617,35 @@ static int rs_changes_start(rs_pull_t *P, char *link, size_t linksz)
 	return rc;
 }
 
+/* The last path segment of an href (query and fragment dropped, a
+ * trailing '/' ignored, %XX decoded), in place: "https://h/api/ch/1008?x"
+ * -> "1008". An href without one gives "". */
+static void rs_href_last(char *s)
+{
+	char *path = s, *q, *seg, *o;
+	size_t n;
+	if ((q = strstr(s, "://")))
+		path = strchr(q + 3, '/') ? strchr(q + 3, '/') : q + strlen(q);
+	if ((q = strpbrk(path, "?#")))
+		*q = '\0';
+	n = strlen(path);
+	while (n && path[n - 1] == '/')
+		path[--n] = '\0';
+	seg = strrchr(path, '/');
+	seg = seg ? seg + 1 : path;
+	o = s;
+	for (const char *p = seg; *p; p++) {
+		if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+			char h[3] = { p[1], p[2], 0 };
+			*o++ = (char)strtol(h, NULL, 16);
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
 /* Follow the changes feed from cur->link; cur->link advances as pages are
  * delivered and checkpointed. */
 static int rs_changes_follow(rs_pull_t *P, rs_cursor_t *cur, uint64_t *count)
@@ -1627,6 +1657,7 @@ static int rs_changes_follow(rs_pull_t *P, rs_cursor_t *cur, uint64_t *count)
 	const char *item_rec = rs_str(ch, "item_record", "");
 	const char *item_id = rs_str(ch, "item_id", NULL);
 	const char *op_p = rs_str(ch, "op", NULL);
+	int from_href = json_is_true(json_object_get(ch, "id_from_href"));
 	const json_t *dops = json_object_get(ch, "delete_ops");
 	long max_pages = rs_int(ch, "max_pages", 10000);
 	char url[2048], next[2048], cbuf[2300];
@@ -1672,6 +1703,8 @@ static int rs_changes_follow(rs_pull_t *P, rs_cursor_t *cur, uint64_t *count)
 				rj_path_text(item, item_id, id, sizeof id);
 			else if (json_is_object(rec))
 				rj_path_text(rec, in->c.rec_id, id, sizeof id);
+			if (from_href)
+				rs_href_last(id);
 			if (del) {
 				rc = rs_deliver(P, NULL, id, MID_OP_DELETE);
 			} else if (!json_is_object(rec)) {

@@ -376,6 +376,47 @@ int main(void)
 		rs_close(in);
 	}
 
+	/* ---- changes feed: ids from item hrefs (a remove has only the href) ---- */
+	{
+		static const struct { const char *in, *out; } hv[] = {
+			{ "https://cc.test:8904/api/cardholders/1008", "1008" },
+			{ "https://cc.test:8904/api/cardholders/1008/?x=1#f", "1008" },
+			{ "/api/cardholders/a%2Fb", "a/b" },
+			{ "1008", "1008" },
+			{ "https://cc.test:8904", "" },
+		};
+		for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
+			char b[128];
+			snprintf(b, sizeof b, "%s", hv[i].in);
+			rs_href_last(b);
+			is_str(b, hv[i].out, hv[i].in);
+		}
+		static const tx_step_t steps[] = {
+			{ 200, "{\"results\": [{\"type\": \"update\", \"item\": {\"href\": \"http://pacs.test:8080/api/cardholders/7\"},"
+			       " \"cardholder\": {\"id\": \"7\", \"firstName\": \"Z\"}},"
+			       " {\"type\": \"remove\", \"item\": {\"href\": \"http://pacs.test:8080/api/cardholders/8\"}},"
+			       " {\"type\": \"remove\", \"item\": {}}], \"next\": {\"href\": \"/api/changes?pos=2\"}}", NULL, 0 },
+			{ 200, "{\"results\": [], \"next\": {\"href\": \"/api/changes?pos=3\"}}", NULL, 0 },
+		};
+		tx_t t = { steps, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
+		char cur[256];
+		snprintf(cur, sizeof cur, "rest1;full=%" PRId64 ";link=http://pacs.test:8080/api/changes?pos=1",
+		         mh.now_ms);
+		mock_sink_init(&ms);
+		in = open_inst(&mh, &t, SCIM_SETTINGS(", \"changes\": {\"path\": \"/api/changes\", \"next\": \"next.href\","
+		               " \"op\": \"type\", \"delete_ops\": [\"remove\"], \"item_record\": \"cardholder\","
+		               " \"item_id\": \"item.href\", \"id_from_href\": true}"));
+		rc = pull(in, MID_PULL_SINCE, cur, &ms, &res, &err);
+		is_int(rc, MID_OK, "changes feed with id_from_href ok");
+		is_int(ms.nupserts, 1, "id_from_href: one update");
+		is_int(ms.ndeletes, 1, "id_from_href: one delete");
+		is_str(ms.nrecords > 1 ? ms.records[1].external_id : "", "8", "the remove's id is its href's last segment");
+		is_str(ms.records[0].external_id, "7", "the update's id too");
+		is_int(ms.nrejects, 1, "a remove without an href is a reject");
+		mock_sink_fini(&ms);
+		rs_close(in);
+	}
+
 	/* ---- push: create, 409 -> lookup -> update, delete 404 ---- */
 	{
 		static const tx_step_t steps[] = {
