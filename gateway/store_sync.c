@@ -241,6 +241,22 @@ int mid_store_link_each(mid_store_t *st, const char *binding, mid_link_each_fn f
 	return rc < 0 ? rc : MID_OK;
 }
 
+int mid_store_link_count(mid_store_t *st, const char *binding, int64_t *n,
+                         mid_error_t *err)
+{
+	mid_db_stmt_t *s;
+	int rc = Q(st, MID_SQ_LINK_COUNT, &s, err, "t", binding);
+	*n = 0;
+	if (rc)
+		return rc;
+	if (ROW(s, rc)) {
+		*n = COLI(s, 0);
+		rc = MID_OK;
+	}
+	mid_store_qend(st, s);
+	return rc < 0 ? rc : MID_OK;
+}
+
 /* ---- cursors ------------------------------------------------------------------ */
 
 int mid_store_cursor_get(mid_store_t *st, const char *binding, char **cursor,

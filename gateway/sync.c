@@ -95,11 +95,23 @@ static sy_ent_t *sy_find(const sy_table_t *t, const char *key)
 	}
 }
 
+/* Ask for transparent huge pages on a large array (a hint; errors ignored):
+ * the link table and the filter are probed at random, and on a virtual
+ * machine a TLB miss costs more than the cache miss. */
+static void sy_huge(void *p, size_t n)
+{
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	if (n < (4u << 20) || a >= (uintptr_t)p + n)
+		return;
+	madvise((void *)a, ((uintptr_t)p + n - a) & ~(uintptr_t)4095, MADV_HUGEPAGE);
+}
+
 static int sy_rehash(sy_table_t *t, size_t nslots)
 {
 	uint32_t *ns = calloc(nslots, sizeof *ns);
 	if (!ns)
 		return MID_ENOMEM;
+	sy_huge(ns, nslots * sizeof *ns);
 	for (size_t k = 0; k < t->n; k++) {
 		size_t i = (size_t)sy_strhash(t->pool + t->ents[k].ext) & (nslots - 1);
 		while (ns[i])
@@ -109,6 +121,36 @@ static int sy_rehash(sy_table_t *t, size_t nslots)
 	free(t->slots);
 	t->slots = ns;
 	t->nslots = nslots;
+	return MID_OK;
+}
+
+/* Make room for n entries and pool bytes at once (before loading the links):
+ * no rehash and no realloc copy while a million links are loaded. */
+static int sy_reserve(sy_table_t *t, size_t n, size_t pool)
+{
+	size_t nslots = 1024;
+	if (n >= UINT32_MAX / 4)
+		return MID_OK;        /* sy_add refuses such sizes anyway */
+	while (nslots < (n + 1) * 2)
+		nslots *= 2;
+	if (nslots > t->nslots && sy_rehash(t, nslots))
+		return MID_ENOMEM;
+	if (n > t->cap) {
+		sy_ent_t *ne = realloc(t->ents, n * sizeof *ne);
+		if (!ne)
+			return MID_ENOMEM;
+		t->ents = ne;
+		t->cap = n;
+		sy_huge(ne, n * sizeof *ne);
+	}
+	if (pool > t->pcap) {
+		char *np = realloc(t->pool, pool);
+		if (!np)
+			return MID_ENOMEM;
+		t->pool = np;
+		t->pcap = pool;
+		sy_huge(np, pool);
+	}
 	return MID_OK;
 }
 
@@ -127,6 +169,7 @@ static sy_ent_t *sy_add(sy_table_t *t, const char *key)
 			return NULL;
 		t->ents = ne;
 		t->cap = nc;
+		sy_huge(ne, nc * sizeof *ne);
 	}
 	if (t->plen + kl > t->pcap) {
 		size_t nc = t->pcap ? t->pcap * 2 : 65536;
@@ -1673,6 +1716,17 @@ int mid_sync_run(mid_instance_t *in, const char *name, const mid_sync_opts_t *op
 		if (!R.o->full && cursor && (d->capabilities & MID_CAP_PULL_SINCE)) {
 			req.mode = MID_PULL_SINCE;
 			req.cursor = cursor;
+		}
+		{
+			int64_t nlinks = 0;
+			if ((rc = mid_store_link_count(R.st, R.b->name, &nlinks, err)))
+				goto done;
+			/* pool: external ids average well under 16 bytes; it grows if not */
+			if (nlinks > 0 && sy_reserve(&R.tab, (size_t)nlinks + (size_t)nlinks / 8 + 16,
+			                             (size_t)nlinks * 16)) {
+				rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+				goto done;
+			}
 		}
 		if ((rc = mid_store_link_each(R.st, R.b->name, sy_load_cb, &R.tab, err)))
 			goto done;
