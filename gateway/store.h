@@ -438,10 +438,11 @@ typedef int (*mid_link_each_fn)(void *ctx, int64_t link_id, const char *external
                                 const unsigned char *recv_hash /* NULL if none */);
 int mid_store_link_each(mid_store_t *st, const char *binding, mid_link_each_fn fn,
                         void *ctx, mid_error_t *err);
-/* The number of links of a binding (counted on the unique index alone): lets
- * a caller size its table before mid_store_link_each. */
+/* The number of links of a binding and the bytes of their external ids
+ * (id_bytes may be NULL), read from the unique index alone: lets a caller
+ * size its table exactly before mid_store_link_each. */
 int mid_store_link_count(mid_store_t *st, const char *binding, int64_t *n,
-                         mid_error_t *err);
+                         int64_t *id_bytes, mid_error_t *err);
 
 /* ---- bulk import --------------------------------------------------------- */
 

@@ -120,7 +120,8 @@ SQ(LINK_SWEEP_COUNT, "SELECT COUNT(*), SUM(CASE WHEN seen_run < ? THEN 1 ELSE 0 
    "FROM links WHERE binding=?")
 SQ(LINK_SWEEP_LIST, "SELECT " LINK_COLS " FROM links WHERE binding=? AND seen_run < ? "
    "AND id > ? ORDER BY id LIMIT ?")
-SQ(LINK_COUNT, "SELECT COUNT(*) FROM links WHERE binding=?")
+SQ(LINK_COUNT, "SELECT COUNT(*), SUM(LENGTH(CAST(external_id AS BLOB))) FROM links "
+   "WHERE binding=?")
 SQ(LINK_EACH, "SELECT id, external_id, person_id, recv_hash FROM links WHERE binding=? "
    "ORDER BY external_id")
 

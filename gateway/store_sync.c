@@ -242,15 +242,19 @@ int mid_store_link_each(mid_store_t *st, const char *binding, mid_link_each_fn f
 }
 
 int mid_store_link_count(mid_store_t *st, const char *binding, int64_t *n,
-                         mid_error_t *err)
+                         int64_t *id_bytes, mid_error_t *err)
 {
 	mid_db_stmt_t *s;
 	int rc = Q(st, MID_SQ_LINK_COUNT, &s, err, "t", binding);
 	*n = 0;
+	if (id_bytes)
+		*id_bytes = 0;
 	if (rc)
 		return rc;
 	if (ROW(s, rc)) {
 		*n = COLI(s, 0);
+		if (id_bytes)
+			*id_bytes = COLI(s, 1);   /* SUM of no rows: NULL, read as 0 */
 		rc = MID_OK;
 	}
 	mid_store_qend(st, s);

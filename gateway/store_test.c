@@ -483,6 +483,14 @@ static void test_links(mid_store_t *st)
 	}
 	mid_store_link_sweep_count(st, "acme", 2, &cand, &total, &err);
 	ok(cand == 3 && total == 10, "sweep count (3 of 10)");
+	{
+		int64_t nl = -1;
+		int64_t nb = -1;
+		is_int(mid_store_link_count(st, "acme", &nl, &nb, &err), MID_OK, "link count");
+		ok(nl == 10 && nb == 30, "... of the binding: 10, 30 bytes of ids");
+		mid_store_link_count(st, "none", &nl, &nb, &err);
+		ok(nl == 0 && nb == 0, "... 0 for a binding without links");
+	}
 	mid_store_link_sweep_list(st, "acme", 2, 0, 2, &list, &n, &err);
 	is_int(n, 2, "sweep list paged");
 	{

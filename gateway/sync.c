@@ -1718,12 +1718,13 @@ int mid_sync_run(mid_instance_t *in, const char *name, const mid_sync_opts_t *op
 			req.cursor = cursor;
 		}
 		{
-			int64_t nlinks = 0;
-			if ((rc = mid_store_link_count(R.st, R.b->name, &nlinks, err)))
+			int64_t nlinks = 0, idbytes = 0;
+			if ((rc = mid_store_link_count(R.st, R.b->name, &nlinks, &idbytes, err)))
 				goto done;
-			/* pool: external ids average well under 16 bytes; it grows if not */
-			if (nlinks > 0 && sy_reserve(&R.tab, (size_t)nlinks + (size_t)nlinks / 8 + 16,
-			                             (size_t)nlinks * 16)) {
+			/* exact: reserved memory that stays unused would still count
+			 * once the kernel backs it with huge pages */
+			if (nlinks > 0 && sy_reserve(&R.tab, (size_t)nlinks + 64,
+			                             (size_t)(idbytes + nlinks) + 4096)) {
 				rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 				goto done;
 			}
