@@ -34,7 +34,7 @@ gateway_replay_test_LDADD = $(SODIUM_LIBS) -lpthread
 
 TESTS += tests/integration/api_http.sh tests/integration/e2e_standalone.sh
 EXTRA_DIST += tests/integration/api_http.sh tests/integration/e2e_standalone.sh \
-	tests/integration/smtp_sink.py tests/bench/bench_fetch.sh tests/bench/fetch.lua \
+	tests/bench/bench_fetch.sh tests/bench/fetch.lua \
 	docs/api.md schemas/openapi.yaml
 
 # Benchmark (not part of make check): make api-bench
