@@ -78,3 +78,20 @@ int mid_store_parse_name(const char *const *names, size_t n, const char *s);
 #define COLI(s, c) (st->drv->column_int64((s), (c)))
 #define COLT(s, c, dst) mid_store_coltext(st, (s), (c), (dst), sizeof(dst))
 #define ROW(s, rc) (((rc) = st->drv->step((s), err)) == MID_DB_ROW)
+
+/* MID_ENOTFOUND naming what was not found. */
+static inline int notfound(mid_error_t *err, const char *what, const char *id)
+{
+	return mid_error_set(err, MID_ENOTFOUND, 0, "%s %s not found", what, id ? id : "");
+}
+
+/* Finish a single-row write: MID_ENOTFOUND when nothing changed. */
+static inline int write1(mid_store_t *st, mid_db_stmt_t *s, const char *what, const char *id,
+                         mid_error_t *err)
+{
+	int64_t n = 0;
+	int rc = mid_store_qdone(st, s, &n, err);
+	if (rc == MID_OK && n == 0)
+		rc = notfound(err, what, id);
+	return rc;
+}

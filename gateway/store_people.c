@@ -23,21 +23,6 @@ int mid_cred_status_parse(const char *n) { return mid_store_parse_name(cred_stat
 const char *mid_key_state_name(int s) { return mid_store_name_of(key_state, NELEM(key_state), s); }
 int mid_key_state_parse(const char *n) { return mid_store_parse_name(key_state, NELEM(key_state), n); }
 
-static int notfound(mid_error_t *err, const char *what, const char *id)
-{
-	return mid_error_set(err, MID_ENOTFOUND, 0, "%s %s not found", what, id ? id : "");
-}
-
-/* Finish a single-row write: MID_ENOTFOUND when nothing changed. */
-static int write1(mid_store_t *st, mid_db_stmt_t *s, const char *what, const char *id,
-                  mid_error_t *err)
-{
-	int64_t n = 0;
-	int rc = mid_store_qdone(st, s, &n, err);
-	if (rc == MID_OK && n == 0)
-		rc = notfound(err, what, id);
-	return rc;
-}
 
 /* ---- people ------------------------------------------------------------------ */
 

@@ -17,20 +17,6 @@ int mid_outbox_state_parse(const char *n) { return mid_store_parse_name(outbox_s
 const char *mid_run_status_name(int s) { return mid_store_name_of(run_status, NELEM(run_status), s); }
 int mid_run_status_parse(const char *n) { return mid_store_parse_name(run_status, NELEM(run_status), n); }
 
-static int notfound(mid_error_t *err, const char *what, const char *id)
-{
-	return mid_error_set(err, MID_ENOTFOUND, 0, "%s %s not found", what, id ? id : "");
-}
-
-static int write1(mid_store_t *st, mid_db_stmt_t *s, const char *what, const char *id,
-                  mid_error_t *err)
-{
-	int64_t n = 0;
-	int rc = mid_store_qdone(st, s, &n, err);
-	if (rc == MID_OK && n == 0)
-		rc = notfound(err, what, id);
-	return rc;
-}
 
 static int write1_id(mid_store_t *st, mid_db_stmt_t *s, const char *what, int64_t id,
                      mid_error_t *err)
