@@ -1,7 +1,7 @@
 # gateway/: the daemon, the CLI and the core they share.
 noinst_LTLIBRARIES += gateway/libmidcore.la
 gateway_libmidcore_la_SOURCES = \
-	gateway/log.c gateway/log.h \
+	gateway/types.h gateway/log.c gateway/log.h \
 	gateway/modhost.c gateway/modhost.h \
 	gateway/instance.c gateway/instance.h \
 	gateway/sdnotify.c gateway/sdnotify.h \
