@@ -34,6 +34,13 @@ t_ok "clean instance" mkinst "$T/b"
 drop "$T/a"
 drop "$T/b"
 
+# The clean import first: its duration scales the kill points, so the
+# kills land mid-import on a fast machine and on a slow one alike.
+t0=$(date +%s.%N)
+t_ok "clean import" mobileidctl -c "$T/b/mobileidd.json" sync run pacs
+clean_s=$(python3 -c "import time; print(max(0.2, time.time() - $t0))")
+echo "# the clean import took $clean_s s"
+
 # Kill the import at random points. Each run takes over the lease of the
 # killed one (same host, process gone) and skips what earlier runs committed.
 killed=0
@@ -41,7 +48,7 @@ for i in $(seq 1 "$KILLS"); do
 	[ -e "$T/a/in/users.csv" ] || break
 	mobileidctl -c "$T/a/mobileidd.json" sync run pacs >"$T/run$i.out" 2>&1 &
 	pid=$!
-	sleep "$(python3 -c 'import random; print(round(random.uniform(0.3, 2.5), 2))')"
+	sleep "$(python3 -c "import random; print(round(random.uniform(0.1, 0.6) * $clean_s, 2))")"
 	if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
 	wait "$pid" 2>/dev/null
 	echo "# kill $i: $(sqlite3 "$T/a/store.db" 'select count(*) from people') people committed"
@@ -49,8 +56,6 @@ done
 t_ok "killed at least twice mid-import" test "$killed" -ge 2
 t_ok "the run after the crashes finishes" mobileidctl -c "$T/a/mobileidd.json" sync run pacs
 [ -e "$T/a/in/users.csv" ] && t_ok "and archives the file" false
-t_ok "clean import" mobileidctl -c "$T/b/mobileidd.json" sync run pacs
-
 qa() { sqlite3 "$T/a/store.db" "$1"; }
 qb() { sqlite3 "$T/b/store.db" "$1"; }
 t_eq "people count equals the clean import" "$(qa 'select count(*) from people')" "$(qb 'select count(*) from people')"
