@@ -41,17 +41,23 @@ t_ok "clean import" mobileidctl -c "$T/b/mobileidd.json" sync run pacs
 clean_s=$(python3 -c "import time; print(max(0.2, time.time() - $t0))")
 echo "# the clean import took $clean_s s"
 
-# Kill the import at random points. Each run takes over the lease of the
-# killed one (same host, process gone) and skips what earlier runs committed.
+# Kill the import at random points: each run is killed a random moment
+# (0-0.4 s) after its next batch commits, so every kill lands mid-import
+# however fast the machine is, and usually mid-batch. Each run takes over
+# the lease of the killed one (same host, process gone) and skips what
+# earlier runs committed.
+count() { sqlite3 "$T/a/store.db" 'select count(*) from people' 2>/dev/null || echo 0; }
 killed=0
 for i in $(seq 1 "$KILLS"); do
 	[ -e "$T/a/in/users.csv" ] || break
+	before=$(count)
 	mobileidctl -c "$T/a/mobileidd.json" sync run pacs >"$T/run$i.out" 2>&1 &
 	pid=$!
-	sleep "$(python3 -c "import random; print(round(random.uniform(0.1, 0.6) * $clean_s, 2))")"
+	while kill -0 "$pid" 2>/dev/null && [ "$(count)" -le "$before" ]; do sleep 0.02; done
+	sleep "$(python3 -c 'import random; print(round(random.uniform(0, 0.4), 2))')"
 	if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
 	wait "$pid" 2>/dev/null
-	echo "# kill $i: $(sqlite3 "$T/a/store.db" 'select count(*) from people') people committed"
+	echo "# kill $i: $(count) people committed"
 done
 t_ok "killed at least twice mid-import" test "$killed" -ge 2
 t_ok "the run after the crashes finishes" mobileidctl -c "$T/a/mobileidd.json" sync run pacs
