@@ -6,7 +6,9 @@ BUILT_SOURCES += $(REST_SCHEMA_H)
 CLEANFILES += $(REST_SCHEMA_H)
 EXTRA_DIST += connectors/rest/restjson.h connectors/rest/README.md \
 	tests/peers/package.json tests/peers/package-lock.json tests/peers/scim-server.mjs \
-	tests/integration/scim_lib.sh tests/bench/bench_scim_pull.sh
+	tests/integration/scim_lib.sh tests/bench/bench_scim_pull.sh \
+	tests/integration/rest_test_cmd.sh tests/integration/scim_sync.sh \
+	tests/integration/scim_faults.sh
 
 $(REST_SCHEMA_H): $(REST_SCHEMA_JSON) $(top_srcdir)/connectors/rest/local.mk
 	$(AM_V_GEN)$(MKDIR_P) connectors/rest && { \
