@@ -340,6 +340,17 @@ int mid_instance_open(const char *config_path, unsigned flags, const char *actor
 	return mid_instance_from_config(cfg, flags, actor, out, err);
 }
 
+int mid_instance_audit(mid_instance_t *in, const char *action, const char *subject,
+                       json_t *detail, mid_error_t *err)
+{
+	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc = mid_store_audit_append(in->store, in->actor[0] ? in->actor : "unknown", action,
+	                                subject, text, NULL, err);
+	free(text);
+	json_decref(detail);
+	return rc;
+}
+
 void mid_instance_close(mid_instance_t *in)
 {
 	if (!in)

@@ -35,6 +35,12 @@ int mid_instance_from_config(mid_config_t *cfg, unsigned flags, const char *acto
                              mid_instance_t **out, mid_error_t *err);
 void mid_instance_close(mid_instance_t *in);
 
+/* Append one audit entry in the instance's store, by the instance's actor
+ * ("unknown" when it has none). `detail` (may be NULL) is stolen: written
+ * as compact JSON with sorted keys, then released. */
+int mid_instance_audit(mid_instance_t *in, const char *action, const char *subject,
+                       json_t *detail, mid_error_t *err);
+
 /* A binding resolved against its plugin profile (if any): the connector to
  * load, the effective settings (profile defaults overlaid by the binding's
  * own), mapping and match rule. All json_t are new references owned by the

@@ -29,17 +29,6 @@ static int iv_need(mid_instance_t *in, mid_error_t *err)
 	return MID_OK;
 }
 
-static int iv_audit(mid_instance_t *in, const char *action, const char *subject, json_t *detail,
-                    mid_error_t *err)
-{
-	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int rc = mid_store_audit_append(in->store, in->actor[0] ? in->actor : "unknown", action,
-	                                subject, text, NULL, err);
-	free(text);
-	json_decref(detail);
-	return rc;
-}
-
 /* ---- codes ------------------------------------------------------------------ */
 
 int mid_invite_normalize(const char *code, char out[MID_INVITE_CODE_CHARS + 1], mid_error_t *err)
@@ -392,18 +381,18 @@ int mid_invite_create(mid_instance_t *in, const char *person_id, const char *cre
 	                            ? in->cfg->issuance.invitation_ttl_hours : 72) * 3600000LL;
 	if ((rc = mid_store_invitation_invalidate_person(in->store, p.id, err)) != MID_OK ||
 	    (rc = mid_store_invitation_create(in->store, &inv, err)) != MID_OK ||
-	    (rc = iv_audit(in, "invitation.create", inv.id,
-	                   json_pack("{s:s,s:s,s:s,s:I}", "person", p.id, "credential",
-	                             inv.credential_id, "delivery", delivery, "expires",
-	                             (json_int_t)inv.expires),
-	                   err)) != MID_OK)
+	    (rc = mid_instance_audit(in, "invitation.create", inv.id,
+	                             json_pack("{s:s,s:s,s:s,s:I}", "person", p.id, "credential",
+	                                       inv.credential_id, "delivery", delivery, "expires",
+	                                       (json_int_t)inv.expires),
+	                             err)) != MID_OK)
 		goto fail;
 	if ((rc = mid_store_commit(in->store, err)) != MID_OK)
 		goto out;
 	if (email && (rc = iv_send(in, &p, code_out, inv.expires, err)) != MID_OK) {
 		/* a code nobody received must not stay valid */
 		mid_store_invitation_invalidate_person(in->store, p.id, NULL);
-		iv_audit(in, "invitation.send_failed", inv.id, NULL, NULL);
+		mid_instance_audit(in, "invitation.send_failed", inv.id, NULL, NULL);
 		goto out;
 	}
 	if (inv_out)
@@ -519,10 +508,10 @@ int mid_invite_redeem(mid_instance_t *in, const char *code, const char *client_a
 		return rc;
 	if ((rc = mid_store_invitation_use(in->store, inv.id, now, err)) != MID_OK ||
 	    (rc = mid_issuer_bind_device(in, inv.credential_id, device_pk, platform, out, err)) != MID_OK ||
-	    (rc = iv_audit(in, "invitation.redeem", inv.id,
-	                   json_pack("{s:s,s:s}", "credential", inv.credential_id, "address",
-	                             client_addr ? client_addr : "-"),
-	                   err)) != MID_OK) {
+	    (rc = mid_instance_audit(in, "invitation.redeem", inv.id,
+	                             json_pack("{s:s,s:s}", "credential", inv.credential_id, "address",
+	                                       client_addr ? client_addr : "-"),
+	                             err)) != MID_OK) {
 		mid_store_rollback(in->store, NULL);
 		if (rc == MID_ELIMIT)
 			mid_error_set(err, MID_EAUTH, 0, "this invitation code has expired");

@@ -50,17 +50,6 @@ static void is_clear_err(mid_error_t *err)
 		memset(err, 0, sizeof *err);
 }
 
-static int is_audit(mid_instance_t *in, const char *action, const char *subject, json_t *detail,
-                    mid_error_t *err)
-{
-	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int rc = mid_store_audit_append(in->store, in->actor[0] ? in->actor : "unknown", action,
-	                                subject, text, NULL, err);
-	free(text);
-	json_decref(detail);
-	return rc;
-}
-
 static int is_outbox(mid_instance_t *in, const char *person_id, mid_error_t *err)
 {
 	if (!person_id || !person_id[0])
@@ -433,12 +422,12 @@ static int is_issue_one(mid_instance_t *in, const mid_person_t *person, const mi
 	}
 	if (rc != MID_OK)
 		return rc;
-	return is_audit(in, "credential.issue", c->id,
-	                json_pack("{s:s,s:s,s:I,s:I,s:s}", "person", c->person_id, "format",
-	                          c->format, "facility_code", (json_int_t)c->facility_code,
-	                          "card_number", (json_int_t)c->card_number, "type",
-	                          mid_cred_type_name(c->type)),
-	                err);
+	return mid_instance_audit(in, "credential.issue", c->id,
+	                          json_pack("{s:s,s:s,s:I,s:I,s:s}", "person", c->person_id, "format",
+	                                    c->format, "facility_code", (json_int_t)c->facility_code,
+	                                    "card_number", (json_int_t)c->card_number, "type",
+	                                    mid_cred_type_name(c->type)),
+	                          err);
 }
 
 int mid_issuer_issue(mid_instance_t *in, const char *person_id, const mid_issue_opts_t *opts,
@@ -629,10 +618,10 @@ static int is_bind(mid_instance_t *in, const is_site_t *site, const mid_signing_
 	c->status = MID_CRED_ACTIVE;
 	if ((rc = mid_store_credential_update(in->store, c, err)) != MID_OK)
 		return rc;
-	if ((rc = is_audit(in, moved ? "credential.move" : "credential.bind", c->id,
-	                   json_pack("{s:s,s:s,s:s}", "device", dev.id, "platform", dev.platform,
-	                             "issuer_key", key->key_id),
-	                   err)) != MID_OK)
+	if ((rc = mid_instance_audit(in, moved ? "credential.move" : "credential.bind", c->id,
+	                             json_pack("{s:s,s:s,s:s}", "device", dev.id, "platform", dev.platform,
+	                                       "issuer_key", key->key_id),
+	                             err)) != MID_OK)
 		return rc;
 	if (out)
 		is_signed_out(c, out);
@@ -712,14 +701,15 @@ static int is_batch_one(mid_instance_t *in, const is_site_t *site, const mid_sig
 	c->blob_len = 0;
 	if (rc != MID_OK)
 		return rc;
-	return is_audit(in, "credential.issue", c->id,
-	                json_pack("{s:s,s:s,s:I,s:I,s:s,s:s?,s:s?,s:s?}", "person", c->person_id,
-	                          "format", c->format, "facility_code", (json_int_t)c->facility_code,
-	                          "card_number", (json_int_t)c->card_number, "type",
-	                          mid_cred_type_name(c->type), "device", pk ? dev.id : NULL,
-	                          "platform", pk ? dev.platform : NULL, "issuer_key",
-	                          pk ? key->key_id : NULL),
-	                err);
+	return mid_instance_audit(in, "credential.issue", c->id,
+	                          json_pack("{s:s,s:s,s:I,s:I,s:s,s:s?,s:s?,s:s?}", "person",
+	                                    c->person_id, "format", c->format, "facility_code",
+	                                    (json_int_t)c->facility_code, "card_number",
+	                                    (json_int_t)c->card_number, "type",
+	                                    mid_cred_type_name(c->type), "device", pk ? dev.id : NULL,
+	                                    "platform", pk ? dev.platform : NULL, "issuer_key",
+	                                    pk ? key->key_id : NULL),
+	                          err);
 }
 
 int mid_issuer_batch_issue(mid_instance_t *in, const char *const *person_ids,
@@ -808,9 +798,9 @@ int mid_issuer_batch_issue(mid_instance_t *in, const char *const *person_ids,
 		mid_person_clear(&person);
 	}
 	if ((rc = is_hint_save(in, &pick, hint, err)) != MID_OK ||
-	    (rc = is_audit(in, "credential.batch_issue", "-",
-	                   json_pack("{s:I,s:s}", "count", (json_int_t)n, "format", pick.format),
-	                   err)) != MID_OK)
+	    (rc = mid_instance_audit(in, "credential.batch_issue", "-",
+	                             json_pack("{s:I,s:s}", "count", (json_int_t)n, "format", pick.format),
+	                             err)) != MID_OK)
 		goto fail;
 	rc = mid_store_commit(in->store, err);
 	if (rc == MID_OK)
@@ -911,10 +901,10 @@ static int is_set_status(mid_instance_t *in, const char *id, int what, const cha
 	                                                      : "",
 	                             err)) != MID_OK)
 		goto fail;
-	if ((rc = is_audit(in, actions[what], id,
-	                   json_pack("{s:s,s:s,s:s?}", "from", mid_cred_status_name(old), "to",
-	                             mid_cred_status_name(to), "reason", reason),
-	                   err)) != MID_OK ||
+	if ((rc = mid_instance_audit(in, actions[what], id,
+	                             json_pack("{s:s,s:s,s:s?}", "from", mid_cred_status_name(old), "to",
+	                                       mid_cred_status_name(to), "reason", reason),
+	                             err)) != MID_OK ||
 	    (rc = is_outbox(in, c.person_id, err)) != MID_OK)
 		goto fail;
 	rc = mid_store_commit(in->store, err);

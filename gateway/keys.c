@@ -25,17 +25,6 @@ static int ky_need(mid_instance_t *in, int secrets, mid_error_t *err)
 	return MID_OK;
 }
 
-static int ky_audit(mid_instance_t *in, const char *action, const char *subject,
-                    json_t *detail, mid_error_t *err)
-{
-	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int rc = mid_store_audit_append(in->store, in->actor[0] ? in->actor : "unknown", action,
-	                                subject, text, NULL, err);
-	free(text);
-	json_decref(detail);
-	return rc;
-}
-
 void mid_key_id_hex(const unsigned char pk[32], char out[MID_KEY_ID_HEX_LEN])
 {
 	unsigned char h[32];
@@ -93,8 +82,8 @@ static int ky_new(mid_instance_t *in, int state, char kid[MID_KEY_ID_HEX_LEN], m
 	k.state = state;
 	if ((rc = mid_store_issuer_key_add(in->store, &k, err)) != MID_OK)
 		goto out;
-	rc = ky_audit(in, "issuer_key.create", kid,
-	              json_pack("{s:s}", "state", mid_key_state_name(state)), err);
+	rc = mid_instance_audit(in, "issuer_key.create", kid,
+	                        json_pack("{s:s}", "state", mid_key_state_name(state)), err);
 out:
 	sodium_free(sk);
 	mid_issuer_key_clear(&k);
@@ -206,9 +195,9 @@ int mid_keys_rotate(mid_instance_t *in, char new_current[MID_KEY_ID_HEX_LEN], mi
 	                                         err)) != MID_OK ||
 	    (rc = ky_new(in, MID_KEY_NEXT, kid, err)) != MID_OK)
 		goto fail;
-	if ((rc = ky_audit(in, "issuer_key.rotate", next.key_id,
-	                   json_pack("{s:s,s:s,s:s}", "current", next.key_id,
-	                             "retired", cur.key_id, "next", kid), err)) != MID_OK ||
+	if ((rc = mid_instance_audit(in, "issuer_key.rotate", next.key_id,
+	                             json_pack("{s:s,s:s,s:s}", "current", next.key_id,
+	                                       "retired", cur.key_id, "next", kid), err)) != MID_OK ||
 	    (rc = mid_issuer_bundle_touch(in, NULL, NULL, 0, NULL, 0, err)) != MID_OK)
 		goto fail;
 	if ((rc = mid_store_commit(in->store, err)) != MID_OK)
@@ -348,7 +337,8 @@ int mid_readers_add(mid_instance_t *in, const char *name, char token_out[MID_TOK
 	if ((rc = mid_store_begin(in->store, err)) != MID_OK)
 		goto wipe;
 	if ((rc = mid_store_reader_add(in->store, &r, err)) != MID_OK ||
-	    (rc = ky_audit(in, "reader.add", r.id, json_pack("{s:s}", "name", r.name), err)) != MID_OK) {
+	    (rc = mid_instance_audit(in, "reader.add", r.id, json_pack("{s:s}", "name", r.name),
+	                             err)) != MID_OK) {
 		mid_store_rollback(in->store, NULL);
 		goto wipe;
 	}
@@ -376,7 +366,7 @@ int mid_readers_new_token(mid_instance_t *in, const char *id, char token_out[MID
 	if ((rc = mid_store_begin(in->store, err)) != MID_OK)
 		goto wipe;
 	if ((rc = mid_store_reader_set_token(in->store, id, h, err)) != MID_OK ||
-	    (rc = ky_audit(in, "reader.token", id, NULL, err)) != MID_OK) {
+	    (rc = mid_instance_audit(in, "reader.token", id, NULL, err)) != MID_OK) {
 		mid_store_rollback(in->store, NULL);
 		goto wipe;
 	}
@@ -430,7 +420,7 @@ int mid_tokens_add(mid_instance_t *in, const char *name, char token_out[MID_TOKE
 	if ((rc = mid_store_begin(in->store, err)) != MID_OK)
 		goto wipe;
 	if ((rc = mid_store_token_add(in->store, &t, err)) != MID_OK ||
-	    (rc = ky_audit(in, "token.add", t.name, NULL, err)) != MID_OK) {
+	    (rc = mid_instance_audit(in, "token.add", t.name, NULL, err)) != MID_OK) {
 		mid_store_rollback(in->store, NULL);
 		if (rc == MID_ECONFLICT)
 			mid_error_set(err, rc, 0, "a token named \"%s\" exists already", name);
@@ -453,7 +443,7 @@ int mid_tokens_remove(mid_instance_t *in, const char *name, mid_error_t *err)
 	if ((rc = mid_store_begin(in->store, err)) != MID_OK)
 		return rc;
 	if ((rc = mid_store_token_remove(in->store, name, err)) != MID_OK ||
-	    (rc = ky_audit(in, "token.remove", name, NULL, err)) != MID_OK) {
+	    (rc = mid_instance_audit(in, "token.remove", name, NULL, err)) != MID_OK) {
 		mid_store_rollback(in->store, NULL);
 		if (rc == MID_ENOTFOUND)
 			mid_error_set(err, rc, 0, "no token named \"%s\"", name);

@@ -18,17 +18,6 @@ static int pp_need(mid_instance_t *in, mid_error_t *err)
 	return MID_OK;
 }
 
-static int pp_audit(mid_instance_t *in, const char *action, const char *subject, json_t *detail,
-                    mid_error_t *err)
-{
-	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int rc = mid_store_audit_append(in->store, in->actor[0] ? in->actor : "unknown", action,
-	                                subject, text, NULL, err);
-	free(text);
-	json_decref(detail);
-	return rc;
-}
-
 static int pp_has_ctl(const char *s)
 {
 	for (; *s; s++)
@@ -131,7 +120,7 @@ int mid_people_create(mid_instance_t *in, mid_person_t *p, mid_error_t *err)
 		return rc;
 	if ((rc = pp_unique(in, p, err)) != MID_OK ||
 	    (rc = mid_store_person_create(in->store, p, err)) != MID_OK ||
-	    (rc = pp_audit(in, "person.create", p->id, pp_detail(p), err)) != MID_OK ||
+	    (rc = mid_instance_audit(in, "person.create", p->id, pp_detail(p), err)) != MID_OK ||
 	    (rc = mid_outbox_enqueue_person(in, p->id, MID_OP_UPSERT, err)) != MID_OK) {
 		mid_store_rollback(in->store, NULL);
 		return rc;
@@ -149,7 +138,7 @@ int mid_people_update(mid_instance_t *in, mid_person_t *p, mid_error_t *err)
 		return rc;
 	if ((rc = pp_unique(in, p, err)) != MID_OK ||
 	    (rc = mid_store_person_update(in->store, p, err)) != MID_OK ||
-	    (rc = pp_audit(in, "person.update", p->id, pp_detail(p), err)) != MID_OK ||
+	    (rc = mid_instance_audit(in, "person.update", p->id, pp_detail(p), err)) != MID_OK ||
 	    (rc = mid_outbox_enqueue_person(in, p->id, MID_OP_UPSERT, err)) != MID_OK) {
 		mid_store_rollback(in->store, NULL);
 		if (rc == MID_ENOTFOUND)
@@ -223,10 +212,10 @@ static int pp_status(mid_instance_t *in, const char *id, int to, mid_error_t *er
 		rc = pp_creds(in, id, 'x', err);
 	if (rc != MID_OK)
 		goto fail;
-	if ((rc = pp_audit(in, actions[to], id,
-	                   json_pack("{s:s,s:s}", "from", mid_person_status_name(p.status), "to",
-	                             mid_person_status_name(to)),
-	                   err)) != MID_OK ||
+	if ((rc = mid_instance_audit(in, actions[to], id,
+	                             json_pack("{s:s,s:s}", "from", mid_person_status_name(p.status), "to",
+	                                       mid_person_status_name(to)),
+	                             err)) != MID_OK ||
 	    (rc = mid_outbox_enqueue_person(in, id, MID_OP_UPSERT, err)) != MID_OK)
 		goto fail;
 	mid_person_clear(&p);
@@ -273,7 +262,7 @@ int mid_people_delete(mid_instance_t *in, const char *id, int purge, mid_error_t
 		/* the PACS bindings learn of the delete before the row goes */
 		if ((rc = mid_outbox_enqueue_person(in, id, MID_OP_DELETE, err)) != MID_OK ||
 		    (rc = mid_store_person_purge(in->store, id, err)) != MID_OK ||
-		    (rc = pp_audit(in, "person.purge", id, pp_detail(&p), err)) != MID_OK)
+		    (rc = mid_instance_audit(in, "person.purge", id, pp_detail(&p), err)) != MID_OK)
 			goto fail;
 	}
 	mid_person_clear(&p);
