@@ -109,6 +109,28 @@ static int only_keys(mid_api_req_t *r, json_t *obj, const char *const *allowed)
 	return 0;
 }
 
+/* An optional body that may hold only the string member `key`: *body
+ * (released by the caller, may be NULL) and *val (NULL when absent).
+ * -1 when the response is already set (bad body, other key, not a string). */
+static int opt_body_string(mid_api_req_t *r, const char *key, json_t **body, const char **val)
+{
+	const char *const keys[] = { key, NULL };
+	int bad = 0;
+	json_t *v;
+
+	*val = NULL;
+	if (!(*body = opt_body(r, &bad)))
+		return bad ? -1 : 0;
+	if (only_keys(r, *body, keys))
+		return -1;
+	v = json_object_get(*body, key);
+	if (v && !json_is_string(v))
+		return mid_api_problem(r, 400, "invalid-body", "Invalid body", "%s must be a string", key),
+		       -1;
+	*val = v ? json_string_value(v) : NULL;
+	return 0;
+}
+
 static int resolve_person(mid_api_req_t *r, const char *ref, char id[MID_ID_LEN])
 {
 	mid_error_t err = { 0 };
@@ -464,25 +486,14 @@ int mid_api_h_cred_get(mid_api_req_t *r)
 
 static int cred_action(mid_api_req_t *r, int which)
 {
-	int bad = 0, rc;
-	json_t *b = opt_body(r, &bad);
-	const char *reason = NULL;
+	int rc;
+	json_t *b;
+	const char *reason;
 	mid_error_t err = { 0 };
 	mid_credential_t c;
 
-	if (bad)
-		return 0;
-	if (b) {
-		static const char *const keys[] = { "reason", NULL };
-		json_t *v = json_object_get(b, "reason");
-		if (only_keys(r, b, keys))
-			goto out;
-		if (v && !json_is_string(v)) {
-			mid_api_problem(r, 400, "invalid-body", "Invalid body", "reason must be a string");
-			goto out;
-		}
-		reason = v ? json_string_value(v) : NULL;
-	}
+	if (opt_body_string(r, "reason", &b, &reason))
+		goto out;
 	if (which == 0)
 		rc = mid_issuer_revoke(&r->inst, r->params[0], reason, &err);
 	else if (which == 1)
@@ -595,26 +606,14 @@ out:
 
 int mid_api_h_inv_resend(mid_api_req_t *r)
 {
-	int bad = 0;
-	json_t *b = opt_body(r, &bad);
-	const char *delivery = NULL;
+	json_t *b;
+	const char *delivery;
 	char code[MID_INVITE_CODE_BUF];
 	mid_invitation_t inv;
 	mid_error_t err = { 0 };
 
-	if (bad)
-		return 0;
-	if (b) {
-		static const char *const keys[] = { "delivery", NULL };
-		json_t *v = json_object_get(b, "delivery");
-		if (only_keys(r, b, keys))
-			goto out;
-		if (v && !json_is_string(v)) {
-			mid_api_problem(r, 400, "invalid-body", "Invalid body", "delivery must be a string");
-			goto out;
-		}
-		delivery = v ? json_string_value(v) : NULL;
-	}
+	if (opt_body_string(r, "delivery", &b, &delivery))
+		goto out;
 	memset(&inv, 0, sizeof inv);
 	if (mid_invite_resend(&r->inst, r->params[0], delivery, code, &inv, &err) != MID_OK) {
 		mid_api_error(r, &err);

@@ -486,6 +486,11 @@ static void test_server(void)
 
 	/* revoke */
 	snprintf(path, sizeof path, "/v1/admin/credentials/%s/revoke", cid);
+	is_int(req("POST", path, admin, "{\"reason\":5}", NULL, r), 400,
+	       "revoke: a reason that is not a string 400");
+	ok(strstr(r->body, "reason must be a string") != NULL, "the problem names the member");
+	is_int(req("POST", path, admin, "{\"why\":\"x\"}", NULL, r), 400, "revoke: an unknown member 400");
+	ok(strstr(r->body, "unknown key \\\"why\\\"") != NULL, "the problem names the unknown key");
 	is_int(req("POST", path, admin, "{\"reason\":\"lost phone\"}", NULL, r), 200, "revoke 200");
 	ok(strstr(r->body, "\"status\":\"revoked\"") != NULL, "credential is revoked");
 	is_int(phone_fetch(dev, sk, "nonce-0000000005", now, r), 200, "fetch after revoke 200");
