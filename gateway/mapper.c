@@ -143,7 +143,7 @@ typedef struct mp_rule {
 struct mid_mapper {
 	mp_rule_t *in, *out;
 	size_t nin, nout;
-	unsigned in_mask;
+	unsigned in_mask, out_mask;
 	mid_arena_t arena;
 	mid_field_t *ofields;
 	size_t ocap;
@@ -192,6 +192,11 @@ void mid_mapper_free(mid_mapper_t *m)
 unsigned mid_mapper_inbound_fields(const mid_mapper_t *m)
 {
 	return m->in_mask;
+}
+
+unsigned mid_mapper_outbound_fields(const mid_mapper_t *m)
+{
+	return m->out_mask;
 }
 
 static int mp_lk_cmp(const void *a, const void *b)
@@ -509,6 +514,9 @@ int mid_mapper_compile(const json_t *mapping, mid_mapper_t **out, mid_error_t *e
 	}
 	for (size_t i = 0; i < m->nin; i++)
 		m->in_mask |= m->in[i].cf >= 0 ? 1u << m->in[i].cf : MID_CF_ATTRS;
+	for (size_t i = 0; i < m->nout; i++)
+		if (!m->out[i].is_const)
+			m->out_mask |= m->out[i].cf >= 0 ? 1u << m->out[i].cf : MID_CF_ATTRS;
 	*out = m;
 	return MID_OK;
 }
@@ -931,24 +939,36 @@ int mid_canon_from_json(const json_t *person, mid_arena_t *a, mid_canon_t *out,
 	}
 	v = json_object_get(person, "credentials");
 	if (json_is_array(v)) {
-		for (size_t i = 0; i < json_array_size(v); i++) {
+		/* the first active credential gives format and facility code;
+		 * every active one its card number (a PACS that keeps one card per
+		 * Mobile ID reconciles them), the first one first */
+		json_t *cards = json_array();
+		int first = 1, bad = !cards;
+		for (size_t i = 0; !bad && i < json_array_size(v); i++) {
 			json_t *c = json_array_get(v, i), *s = json_object_get(c, "status");
 			if (s && json_is_string(s) && strcmp(json_string_value(s), "active") != 0)
 				continue;
 			static const struct { const char *key; int f; } cm[] = {
 				{ "format", MID_CF_CARD_FORMAT }, { "facility_code", MID_CF_FACILITY_CODE },
-				{ "card_number", MID_CF_CARD_NUMBER },
 			};
-			for (size_t m = 0; m < 3; m++) {
+			for (size_t m = 0; first && !bad && m < 2; m++) {
 				json_t *x = json_object_get(c, cm[m].key);
 				if (!x || (out->present & (1u << cm[m].f)))
 					continue;
-				if (mp_json_vals(a, x, &out->f[cm[m].f]))
-					goto nomem;
+				bad = mp_json_vals(a, x, &out->f[cm[m].f]) != MID_OK;
 				out->present |= 1u << cm[m].f;
 			}
-			break;
+			first = 0;
+			if (json_object_get(c, "card_number"))
+				bad = bad || json_array_append(cards, json_object_get(c, "card_number"));
 		}
+		if (!bad && json_array_size(cards) && !(out->present & (1u << MID_CF_CARD_NUMBER))) {
+			bad = mp_json_vals(a, cards, &out->f[MID_CF_CARD_NUMBER]) != MID_OK;
+			out->present |= 1u << MID_CF_CARD_NUMBER;
+		}
+		json_decref(cards);
+		if (bad)
+			goto nomem;
 	}
 	v = json_object_get(person, "attributes");
 	if (json_is_object(v) && json_object_size(v)) {

@@ -97,6 +97,8 @@ void mid_mapper_free(mid_mapper_t *m);
 /* Bit set of the canonical fields the inbound mapping writes (fields whose
  * source is absent from a record are still left out of that record). */
 unsigned mid_mapper_inbound_fields(const mid_mapper_t *m);
+/* Bit set of the canonical fields the outbound mapping reads. */
+unsigned mid_mapper_outbound_fields(const mid_mapper_t *m);
 
 /* Map a vendor record to a canonical one. *out borrows the mapper's
  * buffers until the next call. A value a transform cannot convert (a date
@@ -118,7 +120,8 @@ void mid_canon_hash(const mid_canon_t *c, unsigned mask, unsigned char out[MID_H
 /* Build a canonical record from a canonical person JSON object (the outbox
  * payload: canonical field names, access_groups an array, attributes an
  * object, "credentials" an array whose first active entry gives the card
- * fields). Strings are allocated in `a`. */
+ * format and facility code, and whose active entries give the card numbers,
+ * the first one first). Strings are allocated in `a`. */
 int mid_canon_from_json(const json_t *person, mid_arena_t *a, mid_canon_t *out,
                         mid_error_t *err);
 

@@ -121,6 +121,27 @@ int main(void)
 	is_str(mid_canon_str(&c, MID_CF_CARD_NUMBER), "42", "card number from the active credential");
 	ok(c.nattrs == 2 && !strcmp(c.attrs[0].key, "a"), "attributes sorted by key");
 	json_decref(pj);
+	pj = json_loads("{\"credentials\": [{\"format\": \"H10302\", \"facility_code\": 5, \"card_number\": 7,"
+	    " \"status\": \"pending\"}, {\"format\": \"H10301\", \"facility_code\": 1, \"card_number\": 42,"
+	    " \"status\": \"active\"}, {\"format\": \"H10302\", \"facility_code\": 2, \"card_number\": 43,"
+	    " \"status\": \"active\"}]}", 0, NULL);
+	ok(mid_canon_from_json(pj, &a, &c, &err) == MID_OK, "canon from JSON, two active credentials");
+	ok(c.f[MID_CF_CARD_NUMBER].n == 2 && !strcmp(c.f[MID_CF_CARD_NUMBER].v[0], "42") &&
+	   !strcmp(c.f[MID_CF_CARD_NUMBER].v[1], "43"),
+	   "every active credential's card number, the first one first (a pending one is left out)");
+	is_str(mid_canon_str(&c, MID_CF_FACILITY_CODE), "1", "format and facility code of the first active one");
+	json_decref(pj);
+	{
+		json_t *mj = json_loads("{\"inbound\": {\"given_name\": \"g\"}, \"outbound\": {\"n\": "
+		                        "{\"from\": \"credential.card_number\"}, \"k\": {\"const\": \"x\"}}}", 0, NULL);
+		mid_mapper_t *mm = NULL;
+		ok(mid_mapper_compile(mj, &mm, &err) == MID_OK &&
+		   mid_mapper_outbound_fields(mm) == (1u << MID_CF_CARD_NUMBER) &&
+		   mid_mapper_inbound_fields(mm) == (1u << MID_CF_GIVEN_NAME),
+		   "outbound fields: the canonical fields the outbound mapping reads (a const reads none)");
+		mid_mapper_free(mm);
+		json_decref(mj);
+	}
 	mid_arena_free(&a);
 	return tap_done();
 }

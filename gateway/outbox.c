@@ -259,6 +259,9 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 		                     "the binding's direction to inbound)", b->name, d->name);
 	if ((rc = mid_mapper_compile(conn->eff.mapping, &map, err)))
 		return rc;
+	const int echo_ok = !(mid_mapper_outbound_fields(map) & ~mid_mapper_inbound_fields(map) &
+	                      (1u << MID_CF_CARD_NUMBER | 1u << MID_CF_FACILITY_CODE |
+	                       1u << MID_CF_CARD_FORMAT));
 	for (;;) {
 		mid_outbox_entry_t e;
 		mid_canon_t c;
@@ -319,8 +322,13 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 		if ((rc = mid_canon_from_json(pj, &arena, &c, err)))
 			goto next;
 		mid_canon_hash(&c, mid_mapper_inbound_fields(map), od.hash);
-		if (e.op == MID_OP_UPSERT && ((has_sent && !memcmp(sent, od.hash, MID_HASH_LEN)) ||
-		                              (has_recv && !memcmp(recv, od.hash, MID_HASH_LEN)))) {
+		/* the hash covers the inbound fields only: when the push sends
+		 * more (the card numbers of the person's active Mobile IDs, which
+		 * a PACS keeps as cards but never sends back), an equal hash
+		 * proves nothing, e.g. after a revoke */
+		if (e.op == MID_OP_UPSERT && echo_ok &&
+		    ((has_sent && !memcmp(sent, od.hash, MID_HASH_LEN)) ||
+		     (has_recv && !memcmp(recv, od.hash, MID_HASH_LEN)))) {
 			/* echo suppression: the PACS has exactly this already */
 			stats->skipped++;
 			rc = mid_store_outbox_done(st, e.id, err);

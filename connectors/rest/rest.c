@@ -646,7 +646,23 @@ typedef struct rs_vars {
 	const char *id, *etag, *start, *size, *page, *cursor, *since;
 	char now[32];
 	const char *one[1];
+	/* reconcile (see rs_reconcile): JSON texts of the add and remove
+	 * arrays (owned, NULL when empty), the wanted key and the element an
+	 * add or remove template is expanded for */
+	char *add, *remove;
+	const char *key;
+	json_t *item;
+	char itembuf[1024];
 } rs_vars_t;
+
+static void rs_vars_recon_clear(rs_vars_t *v)
+{
+	free(v->add);
+	free(v->remove);
+	v->add = v->remove = NULL;
+	v->key = NULL;
+	v->item = NULL;
+}
 
 static int rs_lookup(void *ctx, const char *name, const char *const **values, size_t *n)
 {
@@ -661,10 +677,22 @@ static int rs_lookup(void *ctx, const char *name, const char *const **values, si
 		*n = 1;
 		return 2;
 	}
+	if (!strncmp(name, "$item.", 6)) {
+		/* reconcile: a value of the element being removed */
+		if (!v->item || !rj_path_text(v->item, name + 6, v->itembuf, sizeof v->itembuf))
+			return 0;
+		v->one[0] = v->itembuf;
+		*values = v->one;
+		*n = 1;
+		return 1;
+	}
 	if (name[0] == '$') {
 		const char *s = NULL;
 		const char *k = name + 1;
 		if (!strcmp(k, "id")) s = v->id;
+		else if (!strcmp(k, "add")) s = v->add;
+		else if (!strcmp(k, "remove")) s = v->remove;
+		else if (!strcmp(k, "key")) s = v->key;
 		else if (!strcmp(k, "etag")) s = v->etag;
 		else if (!strcmp(k, "start")) s = v->start;
 		else if (!strcmp(k, "size")) s = v->size;
@@ -761,6 +789,8 @@ static int rs_add_query(const json_t *q, rs_vars_t *v, rj_buf_t *url, int *first
 	return MID_OK;
 }
 
+static int rs_same_origin(rs_inst_t *in, const char *link, char *out, size_t outsz);
+
 /* The URL of request spec r: base + path + query (+ extra query). A path
  * placeholder that is absent is an error (the request cannot be made). */
 static int rs_url(rs_inst_t *in, const json_t *r, const json_t *extra, rs_vars_t *v,
@@ -769,6 +799,35 @@ static int rs_url(rs_inst_t *in, const json_t *r, const json_t *extra, rs_vars_t
 	size_t absent = 0;
 	int rc, first;
 	const char *path = rs_str(r, "path", "");
+	size_t pl = strlen(path);
+	if (pl > 4 && !strncmp(path, "{{", 2) && !strcmp(path + pl - 2, "}}") &&
+	    !strstr(path + 2, "{{") && strstr(path + 2, "}}") == path + pl - 2) {
+		/* a path that is one value: an href (absolute, or a path from
+		 * the server's root) is followed, but only on base_url's origin,
+		 * so credentials never go anywhere else */
+		rj_buf_t h = { NULL, 0, 0 };
+		if ((rc = rj_expand_text(path, rs_lookup, v, RJ_ENC_NONE, &h, &absent, err))) {
+			rj_buf_free(&h);
+			return rc;
+		}
+		if (!absent && h.p && (!strncasecmp(h.p, "http://", 7) ||
+		                       !strncasecmp(h.p, "https://", 8) || h.p[0] == '/')) {
+			char abs[2048];
+			int same = rs_same_origin(in, h.p, abs, sizeof abs);
+			if (!same) {
+				rc = mid_error_set(err, MID_EINVAL, 0, "request path %s: the href %.200s is "
+				                   "not on %s: refused", path, h.p, in->c.origin);
+				rj_buf_free(&h);
+				return rc;
+			}
+			rj_buf_free(&h);
+			if (rj_buf_adds(url, abs))
+				return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+			goto query;
+		}
+		rj_buf_free(&h);
+		absent = 0;
+	}
 	if (rj_buf_adds(url, in->c.base))
 		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 	if (path[0] != '/' && rj_buf_add(url, "/", 1))
@@ -778,6 +837,7 @@ static int rs_url(rs_inst_t *in, const json_t *r, const json_t *extra, rs_vars_t
 	if (absent)
 		return mid_error_set(err, MID_EINVAL, 0, "request path %s: a value it needs is "
 		                     "missing from the record", path);
+query:
 	first = strchr(url->p, '?') == NULL;
 	if (json_is_object(json_object_get(r, "query")) &&
 	    (rc = rs_add_query(json_object_get(r, "query"), v, url, &first, err)))
@@ -1906,6 +1966,154 @@ static int rs_fetch_etag(rs_inst_t *in, const char *id, char *etag, size_t etags
 	return rc;
 }
 
+/* ---- reconcile: a collection of the remote record kept equal to a field ------------------ */
+
+#define RS_RECON_MAX_WANT 256
+
+/* Expand template t for each of n keys or elements into a JSON array text
+ * (NULL when n is 0). */
+static int rs_recon_array(const json_t *t, rs_vars_t *v, const char *const *keys,
+                          json_t *const *items, size_t n, const char *what, char **out,
+                          mid_error_t *err)
+{
+	json_t *a = json_array();
+	int rc = MID_OK;
+	*out = NULL;
+	if (!a)
+		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+	for (size_t i = 0; i < n && !rc; i++) {
+		json_t *x = NULL;
+		v->key = keys ? keys[i] : NULL;
+		v->item = items ? items[i] : NULL;
+		if ((rc = rj_expand_json(t, rs_lookup, v, &x, err)))
+			break;
+		if ((json_is_object(x) && !json_object_size(x)) ||
+		    (json_is_array(x) && !json_array_size(x)))
+			rc = mid_error_set(err, MID_EPROTO, 0, "reconcile.%s: the template gives nothing "
+			                   "for an element (a value it names is missing)", what);
+		else if (json_array_append(a, x))
+			rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+		json_decref(x);
+	}
+	v->key = NULL;
+	v->item = NULL;
+	if (!rc && json_array_size(a) && !(*out = json_dumps(a, JSON_COMPACT)))
+		rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+	json_decref(a);
+	return rc;
+}
+
+/* Write request w may declare `reconcile`: a collection inside the remote
+ * record (a cardholder's cards) whose selected elements are kept equal to
+ * the values of one field of the pushed record (the person's active card
+ * numbers). With `fetch` the record is read first (reconcile.get, else
+ * `get`); without (a create) every wanted value is missing. Sets v->add and
+ * v->remove (JSON array texts for {{$add|json}} and {{$remove|json}}; unset
+ * when empty). */
+static int rs_reconcile(rs_inst_t *in, const json_t *w, rs_vars_t *v, int fetch,
+                        mid_error_t *err)
+{
+	const json_t *R = json_object_get(w, "reconcile");
+	const json_t *sel = json_object_get(R, "select");
+	const char *want_f = rs_str(R, "want", NULL);
+	const char *const *want = NULL;
+	size_t nwant = 0, nrem = 0;
+	rj_recon_t r = { rs_str(R, "items", ""), NULL, NULL, 0, rs_str(R, "key", ""),
+	                 (size_t)rs_int(R, "max_items", 1000) };
+	rj_buf_t selv = { NULL, 0, 0 };
+	unsigned char missing[RS_RECON_MAX_WANT];
+	const char *addk[RS_RECON_MAX_WANT];
+	json_t **rem = NULL, *doc = NULL;
+	rs_resp_t resp;
+	int rc = MID_OK;
+
+	rs_vars_recon_clear(v);
+	if (!R)
+		return MID_OK;
+	memset(&resp, 0, sizeof resp);
+	for (size_t i = 0; want_f && v->rec && i < v->rec->nfields; i++)
+		if (!strcmp(v->rec->fields[i].name, want_f)) {
+			want = v->rec->fields[i].values;
+			nwant = v->rec->fields[i].nvalues;
+		}
+	if (nwant > RS_RECON_MAX_WANT)
+		return mid_error_set(err, MID_EINVAL, 0, "reconcile: field %s has %zu values, more than "
+		                     "%d", want_f, nwant, RS_RECON_MAX_WANT);
+	if (sel) {
+		size_t absent = 0;
+		const char *t = rs_str(sel, "href", NULL);
+		r.sel_href = t != NULL;
+		if (!t)
+			t = rs_str(sel, "equals", "");
+		r.sel_path = rs_str(sel, "path", "");
+		if ((rc = rj_expand_text(t, rs_lookup, v, RJ_ENC_NONE, &selv, &absent, err)))
+			goto out;
+		if (absent || !selv.p || !selv.p[0]) {
+			rc = mid_error_set(err, MID_EINVAL, 0, "reconcile.select: %.200s names a value "
+			                   "that is not set", t);
+			goto out;
+		}
+		r.sel_value = selv.p;
+	}
+	if (fetch) {
+		const json_t *g = json_object_get(R, "get") ? json_object_get(R, "get") : in->c.get;
+		rj_buf_t url = { NULL, 0, 0 };
+		rs_send_t s = { 0 };
+		if (!g) {
+			rc = mid_error_set(err, MID_EINVAL, 0, "reconcile needs reconcile.get or get");
+			goto out;
+		}
+		if ((rc = rs_url(in, g, NULL, v, &url, err))) {
+			rj_buf_free(&url);
+			goto out;
+		}
+		s.method = "GET";
+		s.url = url.p;
+		s.spec = g;
+		s.vars = v;
+		s.push = 1;
+		s.want_json = 1;
+		rc = rs_do(in, &s, &resp, err);
+		if (!rc && !rs_ok_status(g, resp.status))
+			rc = rs_status_error(&s, &resp, err);
+		doc = s.doc;
+		rj_buf_free(&url);
+		if (rc)
+			goto out;
+	}
+	if (nwant)
+		memset(missing, 1, nwant);
+	if (doc && (rc = rj_reconcile(doc, &r, want, nwant, missing, &rem, &nrem, err)))
+		goto out;
+	size_t nadd = 0;
+	for (size_t i = 0; i < nwant; i++) {
+		int dup = !want[i][0];
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = !strcmp(want[k], want[i]);
+		if (missing[i] && !dup)
+			addk[nadd++] = want[i];
+	}
+	char *add = NULL, *remove = NULL;
+	if ((rc = rs_recon_array(json_object_get(R, "add"), v, addk, NULL,
+	                         json_object_get(R, "add") ? nadd : 0, "add", &add, err)) ||
+	    (rc = rs_recon_array(json_object_get(R, "remove"), v, NULL, rem,
+	                         json_object_get(R, "remove") ? nrem : 0, "remove", &remove, err))) {
+		free(add);
+		goto out;
+	}
+	v->add = add;
+	v->remove = remove;
+	if (nadd || nrem)
+		rs_log(in, MID_LOG_DEBUG, "rest: reconcile %s of %s: %zu to add, %zu to remove",
+		       r.items, v->id && *v->id ? v->id : "a new record", nadd, nrem);
+out:
+	free(rem);
+	json_decref(doc);
+	rs_resp_clear(&resp);
+	rj_buf_free(&selv);
+	return rc;
+}
+
 /* The id and etag of a successful create/update answer. */
 static void rs_result_from(rs_inst_t *in, const rs_resp_t *r, json_t *doc,
                            mid_push_result_t *res)
@@ -1939,6 +2147,8 @@ static int rs_update(rs_inst_t *in, const json_t *w, rs_vars_t *v, mid_push_resu
 		else if ((rc = rs_fetch_etag(in, v->id, etag, sizeof etag, err)))
 			return rc;
 	}
+	if ((rc = rs_reconcile(in, w, v, 1, err)))
+		return rc;
 	for (int tries = 0;; tries++) {
 		rc = rs_write(in, w, "PATCH", v, etag[0] ? etag : NULL, &r, &doc, url, sizeof url, err);
 		if (rc)
@@ -2057,6 +2267,8 @@ static int rs_push(void *inst, const mid_record_t *rec, mid_push_result_t *res, 
 		if (!in->c.create)
 			return mid_error_set(err, MID_ENOTSUP, 0, "the profile declares no create "
 			                     "request");
+		if ((rc = rs_reconcile(in, in->c.create, &v, 0, err)))
+			goto out;
 		rc = rs_write(in, in->c.create, "POST", &v, NULL, &r, &doc, url, sizeof url, err);
 		if (rc)
 			goto out;
@@ -2102,6 +2314,7 @@ static int rs_push(void *inst, const mid_record_t *rec, mid_push_result_t *res, 
 	else
 		rc = mid_error_set(err, MID_ENOTSUP, 0, "the profile declares no update request");
 out:
+	rs_vars_recon_clear(&v);
 	json_decref(doc);
 	rs_resp_clear(&r);
 	return rc;

@@ -521,6 +521,164 @@ int main(void)
 		rc = rs_open(&mh.host, "{\"base_url\": \"https://a.test\", \"vars\": {\"a\": 1}, \"list\": {\"path\": \"/u\"}}", &x, &e);
 		ok(rc == MID_EINVAL && strstr(e.text, "string"), "a var that is not a string is refused");
 	}
+	/* ---- reconcile: a cardholder's cards of one type kept equal to the
+	 * record's card numbers (read, compare, add the missing, remove by href) */
+	{
+#define RC_SETTINGS \
+	"{\"base_url\": \"https://cc.test:8904\", \"auth\": {\"type\": \"api_key\", \"scheme\": \"GGL-API-KEY\"}," \
+	" \"api_key\": {\"secret\": \"key\"}, \"vars\": {\"ct\": \"https://CC.other-name:8904/api/card_types/654\"}," \
+	" \"list\": {\"path\": \"/api/ch\"}, \"get\": {\"path\": \"/api/ch/{{$id}}\"}," \
+	" \"create\": {\"path\": \"/api/ch\", \"reconcile\": {\"items\": \"cards\", \"key\": \"number\", \"want\": \"card\"," \
+	"   \"add\": {\"type\": {\"href\": \"{{$vars.ct}}\"}, \"number\": \"{{$key}}\"}}," \
+	"   \"body\": {\"n\": \"{{n}}\", \"cards\": \"{{$add|json}}\"}}," \
+	" \"update\": {\"path\": \"/api/ch/{{$id}}\", \"reconcile\": {" \
+	"   \"get\": {\"path\": \"/api/ch/{{$id}}\", \"query\": {\"fields\": \"cards\"}}," \
+	"   \"items\": \"cards\", \"select\": {\"path\": \"type.href\", \"href\": \"{{$vars.ct}}\"}," \
+	"   \"key\": \"number\", \"want\": \"card\"," \
+	"   \"add\": {\"type\": {\"href\": \"{{$vars.ct}}\"}, \"number\": \"{{$key}}\"}," \
+	"   \"remove\": {\"href\": \"{{$item.href}}\"}}," \
+	"   \"body\": {\"n\": \"{{n}}\", \"cards\": {\"add\": \"{{$add|json}}\", \"remove\": \"{{$remove|json}}\"}}}}"
+#define CARD(id, type, num) "{\"href\": \"https://cc.test:8904/api/ch/7/cards/" id "\", \"number\": \"" num "\"," \
+	" \"type\": {\"href\": \"https://cc.test:8904/api/card_types/" type "\"}}"
+		static const tx_step_t steps[] = {
+			/* 1: has 4242 (ours) and a staff card: nothing to do */
+			{ 200, "{\"cards\": [" CARD("a1", "654", "4242") "," CARD("s1", "600", "101") "]}", NULL, 0 },
+			{ 204, "", NULL, 0 },
+			/* 2: wants 4242 and 4343; has 4242, a stale 1111 and a duplicate 4242 */
+			{ 200, "{\"cards\": [" CARD("a1", "654", "4242") "," CARD("b1", "654", "1111") ","
+			       CARD("s1", "600", "101") "," CARD("a2", "654", "4242") "]}", NULL, 0 },
+			{ 204, "", NULL, 0 },
+			/* 3: wants nothing (revoked): the card of our type goes */
+			{ 200, "{\"cards\": [" CARD("a1", "654", "4242") "," CARD("s1", "600", "1111") "]}", NULL, 0 },
+			{ 204, "", NULL, 0 },
+			/* 4: no cards block at all, one wanted */
+			{ 200, "{\"id\": \"7\"}", NULL, 0 },
+			{ 204, "", NULL, 0 },
+			/* 5: the cardholder is gone */
+			{ 404, "{\"message\": \"no such cardholder\"}", NULL, 0 },
+			/* 6: cards is not an array */
+			{ 200, "{\"cards\": {\"a\": 1}}", NULL, 0 },
+			/* 7: a card to remove without href */
+			{ 200, "{\"cards\": [{\"number\": \"9\", \"type\": {\"href\": \"/api/card_types/654\"}}]}", NULL, 0 },
+			/* 8: a create adds every wanted value */
+			{ 201, "{\"id\": \"8\"}", NULL, 0 },
+		};
+		tx_t t = { steps, sizeof steps / sizeof steps[0], 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL,
+		           { { 0 } } };
+		in = open_inst(&mh, &t, RC_SETTINGS);
+		ok(in != NULL, "reconcile: settings open");
+		const char *nm[] = { "N" }, *c1[] = { "4242" }, *c2[] = { "4242", "4343", "4343" };
+		mid_field_t f[] = { { "n", nm, 1 }, { "card", c1, 1 } };
+		mid_record_t rec = { MID_OP_UPSERT, "7", f, 2, 0, NULL };
+		mid_push_result_t pr;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "reconcile 1: push ok");
+		is_str(t.methods[0], "GET", "reconcile 1: the cardholder is read first");
+		is_str(t.urls[0], "https://cc.test:8904/api/ch/7?fields=cards", "reconcile 1: with reconcile.get");
+		is_str(t.auth[0], "Authorization: GGL-API-KEY K3Y", "reconcile 1: the read is authenticated");
+		is_str(t.bodies[1], "{\"n\":\"N\"}", "reconcile 1: the card is there (its type matched by path on "
+		       "another host name): no add, no remove, no cards block; the staff card is not ours");
+		f[1].values = c2;
+		f[1].nvalues = 3;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "reconcile 2: push ok");
+		is_str(t.bodies[3], "{\"n\":\"N\",\"cards\":{\"add\":[{\"type\":{\"href\":\"https://CC.other-name:8904"
+		       "/api/card_types/654\"},\"number\":\"4343\"}],\"remove\":[{\"href\":\"https://cc.test:8904/api/ch/7/"
+		       "cards/b1\"},{\"href\":\"https://cc.test:8904/api/ch/7/cards/a2\"}]}}",
+		       "reconcile 2: the missing number added once; the stale card and the duplicate removed by href");
+		f[1].nvalues = 0;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "reconcile 3: push ok");
+		is_str(t.bodies[5], "{\"n\":\"N\",\"cards\":{\"remove\":[{\"href\":\"https://cc.test:8904/api/ch/7/cards/a1\"}]}}",
+		       "reconcile 3: no wanted number: our card is removed, the other type's card with the same "
+		       "number is not");
+		f[1].values = c1;
+		f[1].nvalues = 1;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "reconcile 4: push ok");
+		ok(strstr(t.bodies[7], "\"add\":[{") && !strstr(t.bodies[7], "remove"),
+		   "reconcile 4: a record without a cards block gets the card added");
+		memset(&err, 0, sizeof err);
+		rc = rs_push(in, &rec, &pr, &err);
+		ok(rc == MID_ENOTFOUND && !err.retryable && t.at == 9, "reconcile 5: a 404 on the read fails the push "
+		   "(permanent) and nothing is written");
+		memset(&err, 0, sizeof err);
+		rc = rs_push(in, &rec, &pr, &err);
+		ok(rc == MID_EPROTO && strstr(err.text, "not an array") && t.at == 10,
+		   "reconcile 6: a cards block that is not an array fails the push, nothing written");
+		memset(&err, 0, sizeof err);
+		rc = rs_push(in, &rec, &pr, &err);
+		ok(rc == MID_EPROTO && strstr(err.text, "remove") && t.at == 11,
+		   "reconcile 7: a card to remove without its href fails the push, nothing written");
+		rec.external_id = "";
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "reconcile 8: create ok");
+		is_str(t.bodies[11], "{\"n\":\"N\",\"cards\":[{\"type\":{\"href\":\"https://CC.other-name:8904/api/"
+		       "card_types/654\"},\"number\":\"4242\"}]}", "reconcile 8: a create adds the wanted card, "
+		       "without reading");
+		rs_close(in);
+	}
+
+	/* ---- rj_reconcile bounds and selection ---- */
+	{
+		json_t *doc = json_loads("{\"c\": [{\"k\": \"1\", \"t\": \"x\"}, {\"k\": \"2\", \"t\": \"y\"},"
+		                         " {\"t\": \"x\"}, 5, {\"k\": 3, \"t\": \"x\"}]}", 0, NULL);
+		const char *w[] = { "3", "1", "", "9" };
+		unsigned char miss[4];
+		json_t **rem = NULL;
+		size_t nrem = 0;
+		mid_error_t e = { 0 };
+		rj_recon_t r = { "c", "t", "x", 0, "k", 10 };
+		rc = rj_reconcile(doc, &r, w, 4, miss, &rem, &nrem, &e);
+		ok(rc == MID_OK && nrem == 1 && rem[0] == json_array_get(json_object_get(doc, "c"), 2) &&
+		   !miss[0] && !miss[1] && !miss[2] && miss[3],
+		   "rj_reconcile: integer keys compare as text, a selected element without key is removed, "
+		   "non-objects and other selections are ignored, \"\" is never missing");
+		free(rem);
+		r.max_items = 4;
+		rc = rj_reconcile(doc, &r, w, 4, miss, &rem, &nrem, &e);
+		ok(rc == MID_EPROTO && !rem && strstr(e.text, "max_items"), "rj_reconcile: max_items bounds the work");
+		json_decref(doc);
+		ok(rj_href_same_path("https://a:1/api/t/6/?x=1", "/api/t/6") && !rj_href_same_path("https://a/api/t/6",
+		   "https://a/api/t/65") && !rj_href_same_path("https://a", "https://b"),
+		   "rj_href_same_path: path only, trailing / and query ignored, empty paths never equal");
+	}
+
+	/* ---- an href as the whole path is followed on base_url's origin only ---- */
+	{
+		static const tx_step_t steps[] = {
+			{ 200, "{\"etag-header\": 1}", NULL, 0 },
+			{ 204, "", NULL, 0 },
+		};
+		tx_t t = { steps, 2, 0, { { 0 } }, { { 0 } }, { { 0 } }, { { 0 } }, NULL, { { 0 } } };
+		in = open_inst(&mh, &t,
+		    "{\"base_url\": \"https://cc.test:8904/prefix\", \"auth\": {\"type\": \"bearer\"}, \"token\": {\"secret\": \"tok\"},"
+		    " \"list\": {\"path\": \"/u\"}, \"get\": {\"path\": \"{{$id}}\"},"
+		    " \"update\": {\"path\": \"{{href}}\", \"if_match\": true, \"body\": {\"a\": \"{{a}}\"}}}");
+		ok(in != NULL, "href paths: settings open");
+		const char *hv[] = { "https://cc.test:8904/api/ch/7" }, *av[] = { "1" };
+		mid_field_t f[] = { { "href", hv, 1 }, { "a", av, 1 } };
+		mid_record_t rec = { MID_OP_UPSERT, "/api/ch/7", f, 2, 0, NULL };
+		mid_push_result_t pr;
+		rc = rs_push(in, &rec, &pr, &err);
+		is_int(rc, MID_OK, "href paths: push ok");
+		is_str(t.urls[0], "https://cc.test:8904/api/ch/7", "href paths: a path from the server's root is resolved "
+		       "against the origin (not appended to the prefix)");
+		is_str(t.urls[1], "https://cc.test:8904/api/ch/7", "href paths: an absolute same-origin href is followed");
+		const char *evil[] = { "https://evil.test:8904/api/ch/7" }, *port[] = { "https://cc.test:8905/x" },
+		           *userinfo[] = { "https://cc.test:8904@evil.test/x" }, *scheme[] = { "http://cc.test:8904/x" };
+		const char *const *bad[] = { evil, port, userinfo, scheme };
+		for (size_t i = 0; i < 4; i++) {
+			f[0].values = bad[i];
+			rec.etag = "W/\"1\"";
+			memset(&err, 0, sizeof err);
+			rc = rs_push(in, &rec, &pr, &err);
+			ok(rc == MID_EINVAL && strstr(err.text, "refused") && t.at == 2,
+			   "href paths: %s is refused and nothing is sent (no credential leaves the origin)", bad[i][0]);
+		}
+		rs_close(in);
+	}
+
 	is_int(mh.secrets_out, 0, "every secret handed out was released");
 	mock_host_fini(&mh);
 	return tap_done();

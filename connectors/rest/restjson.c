@@ -187,6 +187,96 @@ int rj_path_text(json_t *doc, const char *path, char *out, size_t outsz)
 	return out[0] != '\0';
 }
 
+/* ---- reconciling a collection ---------------------------------------------------- */
+
+/* The path part of an href: after "scheme://authority" (when there is
+ * one), up to '?' or '#', without trailing '/'. */
+static void rj_href_path(const char *h, const char **p, size_t *n)
+{
+	const char *s = strstr(h, "://");
+	if (s) {
+		const char *slash = strchr(s + 3, '/');
+		h = slash ? slash : s + strlen(s);
+	}
+	size_t l = strcspn(h, "?#");
+	while (l && h[l - 1] == '/')
+		l--;
+	*p = h;
+	*n = l;
+}
+
+int rj_href_same_path(const char *a, const char *b)
+{
+	const char *pa, *pb;
+	size_t na, nb;
+	if (!a || !b)
+		return 0;
+	rj_href_path(a, &pa, &na);
+	rj_href_path(b, &pb, &nb);
+	return na && na == nb && memcmp(pa, pb, na) == 0;
+}
+
+int rj_reconcile(json_t *doc, const rj_recon_t *r, const char *const *want, size_t nwant,
+                 unsigned char *missing, json_t ***remove, size_t *nremove, mid_error_t *err)
+{
+	json_t *arr = r->items ? rj_path_get(doc, r->items) : NULL;
+	size_t n = json_array_size(arr), i;
+	unsigned char *kept = NULL;
+	json_t *el;
+	char sel[1024], key[1024];
+
+	*remove = NULL;
+	*nremove = 0;
+	for (size_t w = 0; w < nwant; w++)
+		missing[w] = 0;
+	if (arr && !json_is_array(arr) && !json_is_null(arr))
+		return mid_error_set(err, MID_EPROTO, 0, "reconcile: \"%.100s\" in the answer is not "
+		                     "an array", r->items);
+	if (n > r->max_items)
+		return mid_error_set(err, MID_EPROTO, 0, "reconcile: \"%.100s\" has %zu elements, more "
+		                     "than %zu (max_items)", r->items, n, r->max_items);
+	if (nwant && !(kept = calloc(nwant, 1)))
+		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+	if (n && !(*remove = calloc(n, sizeof **remove))) {
+		free(kept);
+		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+	}
+	json_array_foreach(arr, i, el) {
+		if (r->sel_path) {
+			if (!rj_path_text(el, r->sel_path, sel, sizeof sel))
+				continue;
+			if (r->sel_href ? !rj_href_same_path(sel, r->sel_value)
+			                : strcmp(sel, r->sel_value ? r->sel_value : ""))
+				continue;
+		}
+		int keep = 0;
+		if (rj_path_text(el, r->key, key, sizeof key))
+			for (size_t w = 0; w < nwant; w++)
+				if (want[w] && !strcmp(want[w], key)) {
+					/* the first wanted copy; an earlier element may hold it */
+					keep = !kept[w];
+					kept[w] = 1;
+					break;
+				}
+		if (!keep)
+			(*remove)[(*nremove)++] = el;
+	}
+	for (size_t w = 0; w < nwant; w++) {
+		int dup = 0;
+		if (!want[w] || !want[w][0] || kept[w])
+			continue;
+		for (size_t k = 0; k < w && !dup; k++)
+			dup = want[k] && !strcmp(want[k], want[w]);
+		missing[w] = !dup;
+	}
+	free(kept);
+	if (!*nremove) {
+		free(*remove);
+		*remove = NULL;
+	}
+	return MID_OK;
+}
+
 /* ---- flattening --------------------------------------------------------------------- */
 
 typedef struct rj_fl {

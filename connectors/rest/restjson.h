@@ -45,6 +45,34 @@ json_t *rj_path_get(json_t *doc, const char *path);
  * 0 otherwise (out is ""). */
 int rj_path_text(json_t *doc, const char *path, char *out, size_t outsz);
 
+/* ---- reconciling a collection ---------------------------------------------------- */
+
+/* Which members of a collection inside a fetched document (a cardholder's
+ * cards) are managed by us, and how they compare with the keys the pushed
+ * record wants (its active card numbers). */
+typedef struct rj_recon {
+	const char *items;       /* path of the array in the document ("cards") */
+	const char *sel_path;    /* NULL: every element is ours; else the element's text here ... */
+	const char *sel_value;   /* ... must equal this (after the href rule below) */
+	int sel_href;            /* compare as hrefs: the path only (scheme, host, port, query and
+	                          * fragment dropped; a trailing '/' ignored) */
+	const char *key;         /* path of an element's key ("number") */
+	size_t max_items;        /* a longer array is an error (bounded work) */
+} rj_recon_t;
+
+/* Compare. want[0..nwant) are the wanted keys (duplicates and "" are
+ * ignored). On MID_OK: missing[i] is 1 for each wanted key that no
+ * selected element has (the first of equal wanted keys only); remove
+ * (malloc'd, caller frees; NULL when *nremove is 0) lists the selected
+ * elements (borrowed from doc) whose key is not wanted, has no key, or
+ * repeats a key an earlier element kept. An absent or null array is
+ * empty; a non-array, or more than max_items elements, is MID_EPROTO. */
+int rj_reconcile(json_t *doc, const rj_recon_t *r, const char *const *want, size_t nwant,
+                 unsigned char *missing, json_t ***remove, size_t *nremove, mid_error_t *err);
+
+/* Whether two hrefs name the same path (see rj_recon_t.sel_href). */
+int rj_href_same_path(const char *a, const char *b);
+
 /* ---- flattening ------------------------------------------------------------------ */
 
 /* Fields of one flattened record. Storage is owned here and reused by the

@@ -1,7 +1,9 @@
 /* tests/fuzz/fuzz_rest_response.c -- libFuzzer target for the REST
  * connector's response path: strict bounded parsing of a body, the record
  * array and paging values at their paths, and flattening every record into
- * fields, as a list page or a changes-feed page goes through it. */
+ * fields, as a list page or a changes-feed page goes through it; and the
+ * comparison of a fetched record's collection (a cardholder's cards) with
+ * wanted keys, as a push with `reconcile` does. */
 #include "config.h"
 
 #include <stddef.h>
@@ -40,6 +42,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (json_is_object(inner))
 				rj_flatten(inner, NULL, 0, 32, &f, &err);
 		}
+	}
+	/* reconcile: a fetched record's collection against wanted keys */
+	{
+		static const char *const want[] = { "1", "42", "", "42" };
+		unsigned char miss[4];
+		json_t **rem = NULL;
+		size_t nrem = 0;
+		rj_recon_t r = { "cards", "type.href", "https://h:8904/api/card_types/654", 1, "number", 1000 };
+		for (int pass = 0; pass < 2; pass++) {
+			if (rj_reconcile(doc, &r, want, 4, miss, &rem, &nrem, &err) == MID_OK)
+				for (size_t k = 0; k < nrem; k++)
+					rj_path_text(rem[k], "href", buf, sizeof buf);
+			free(rem);
+			rem = NULL;
+			r.items = "";
+			r.sel_path = NULL;
+			r.key = "id";
+		}
+		rj_href_same_path(buf, "/api/card_types/654");
 	}
 	rj_fields_free(&f);
 	json_decref(doc);
