@@ -23,9 +23,9 @@ pkglib_LTLIBRARIES += connectors/rest/rest.la
 connectors_rest_rest_la_SOURCES = connectors/rest/rest.c connectors/rest/restjson.c \
 	connectors/rest/restjson.h
 nodist_connectors_rest_rest_la_SOURCES = $(REST_SCHEMA_H)
-connectors_rest_rest_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
+connectors_rest_rest_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) -pthread
 connectors_rest_rest_la_LDFLAGS = $(MID_MODULE_FLAGS)
-connectors_rest_rest_la_LIBADD = $(JANSSON_LIBS) $(CURL_LIBS)
+connectors_rest_rest_la_LIBADD = $(JANSSON_LIBS) $(CURL_LIBS) -lpthread
 
 check_PROGRAMS += connectors/rest/restjson_test connectors/rest/rest_test
 TESTS += connectors/rest/restjson_test connectors/rest/rest_test \
@@ -39,8 +39,8 @@ connectors_rest_restjson_test_LDADD = $(JANSSON_LIBS)
 connectors_rest_rest_test_SOURCES = connectors/rest/rest_test.c connectors/rest/restjson.c
 nodist_connectors_rest_rest_test_SOURCES = $(REST_SCHEMA_H)
 EXTRA_connectors_rest_rest_test_DEPENDENCIES = $(top_srcdir)/connectors/rest/rest.c
-connectors_rest_rest_test_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
-connectors_rest_rest_test_LDADD = tests/libmockhost.la $(JANSSON_LIBS) $(CURL_LIBS)
+connectors_rest_rest_test_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) -pthread
+connectors_rest_rest_test_LDADD = tests/libmockhost.la $(JANSSON_LIBS) $(CURL_LIBS) -lpthread
 endif
 
 if FUZZING

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -1403,10 +1404,103 @@ static int rs_list_style(const json_t *list)
 	return RS_PG_NONE;
 }
 
+/* ---- prefetch: the next page is fetched (and parsed) by a thread while
+ * the engine applies the current one ------------------------------------------------ */
+
+typedef struct rs_prefetch {
+	pthread_t th;
+	int running;
+	rs_inst_t *in;
+	rs_http_req_t rq;
+	struct curl_slist *hl;
+	char *url;                 /* owned */
+	rs_resp_t resp;
+	json_t *doc;               /* the parsed body of a 2xx answer */
+	int max_depth;
+} rs_prefetch_t;
+
+/* The thread: one transfer and the parse, nothing that reaches the host
+ * (headers, secrets and logs stay on the caller's thread). */
+static void *rs_prefetch_main(void *arg)
+{
+	rs_prefetch_t *pf = arg;
+	mid_error_t perr = { 0 };
+	pf->in->xfer(pf->in, &pf->rq, &pf->resp);
+	if (pf->resp.curl_rc == CURLE_OK && pf->resp.status >= 200 && pf->resp.status < 300)
+		pf->doc = rj_parse(pf->resp.body.p, pf->resp.body.len, pf->max_depth, &perr);
+	return NULL;
+}
+
+/* Start fetching url (GET) in the background; 0 when started. */
+static int rs_prefetch_start(rs_inst_t *in, rs_prefetch_t *pf, const json_t *spec,
+                             rs_vars_t *v, const char *url)
+{
+	rs_send_t s = { 0 };
+	mid_error_t herr = { 0 };
+	memset(pf, 0, sizeof *pf);
+	s.method = "GET";
+	s.url = url;
+	s.spec = spec;
+	s.vars = v;
+	if (!(pf->url = strdup(url)))
+		return -1;
+	if (rs_headers(in, &s, &pf->hl, &herr)) {
+		rs_headers_free(pf->hl);
+		free(pf->url);
+		memset(pf, 0, sizeof *pf);
+		return -1;
+	}
+	pf->in = in;
+	pf->max_depth = in->c.max_depth;
+	pf->rq = (rs_http_req_t){ "GET", pf->url, pf->hl, NULL, 0, 0 };
+	if (pthread_create(&pf->th, NULL, rs_prefetch_main, pf)) {
+		rs_headers_free(pf->hl);
+		free(pf->url);
+		memset(pf, 0, sizeof *pf);
+		return -1;
+	}
+	pf->running = 1;
+	return 0;
+}
+
+/* Wait for the prefetch. When it fetched `url` and its answer is final (no
+ * transport error, no status that rs_do would retry), move it into *resp
+ * and *doc and return 1; else drop it and return 0 (the caller sends the
+ * request itself, with the usual retries). */
+static int rs_prefetch_take(rs_prefetch_t *pf, const char *url, rs_resp_t *resp, json_t **doc)
+{
+	int use = 0;
+	if (!pf->running)
+		return 0;
+	pthread_join(pf->th, NULL);
+	pf->running = 0;
+	rs_headers_free(pf->hl);
+	const rs_retry_t *rt = &pf->in->c.retry;
+	long st = pf->resp.status;
+	if (url && !strcmp(url, pf->url) && pf->resp.curl_rc == CURLE_OK &&
+	    !rs_in_list(rt->rate, rt->nrate, st) && !rs_in_list(rt->retry, rt->nretry, st) &&
+	    !(st == 401 && pf->in->c.auth == RS_AUTH_OAUTH2) &&
+	    (st < 200 || st >= 300 || pf->doc)) {
+		rs_resp_clear(resp);
+		*resp = pf->resp;
+		*doc = pf->doc;
+		memset(&pf->resp, 0, sizeof pf->resp);
+		pf->doc = NULL;
+		use = 1;
+	}
+	json_decref(pf->doc);
+	rs_resp_clear(&pf->resp);
+	free(pf->url);
+	memset(pf, 0, sizeof *pf);
+	return use;
+}
+
 /* Read every page of list request `list` (with `extra` query parameters
- * and `since` for {{$since}}), delivering records. max_records > 0 stops
- * after one page (plugin test). *count gets the number delivered and
- * *total_out the server's total (-1 unknown). */
+ * and `since` for {{$since}}), delivering records. one_page stops after one
+ * page of one record (plugin test). *count gets the number delivered and
+ * *total_out the server's total (-1 unknown). While the records of a page
+ * are delivered, the next page is already being fetched (paging.prefetch,
+ * default true; GET lists). */
 static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const char *since,
                    int one_page, uint64_t *count, int64_t *total_out)
 {
@@ -1419,18 +1513,24 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 	const char *total_p = rs_str(pg, "total", NULL);
 	const char *next_p = rs_str(pg, "next", NULL);
 	int link_header = json_is_true(json_object_get(pg, "link_header"));
-	const char *method = rs_str(list, "method", "GET");
+	const char *method0 = rs_str(list, "method", "GET");
+	/* the prefetch thread must not reach the host: no secret for the TLS
+	 * key there */
+	int prefetch = !one_page && style != RS_PG_NONE && !json_is_false(json_object_get(pg, "prefetch")) &&
+	               !json_object_get(in->c.root, "client_key_password");
 	long start = first, page = first, server_page = 0;
 	int64_t total = -1;
 	uint64_t got = 0;
 	int short_seen = 0;
 	char *cursor = NULL, next_url[2048] = "";
 	rs_idset_t seen_links = { NULL, 0, 0 };
+	rs_prefetch_t pf;
 	rs_resp_t resp;
 	int rc = MID_OK;
 	char sstart[32], ssize[32], spage[32];
 
 	memset(&resp, 0, sizeof resp);
+	memset(&pf, 0, sizeof pf);
 	if (one_page)
 		size = 1;
 	for (long pages = 1;; pages++) {
@@ -1439,6 +1539,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 		rs_send_t s = { 0 };
 		json_t *body = NULL;
 		char *bodytxt = NULL;
+		const char *method = next_url[0] ? "GET" : method0;
 
 		if (pages > max_pages) {
 			rc = mid_error_set(P->err, MID_ELIMIT, 0, "the list passed %ld pages "
@@ -1457,7 +1558,6 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 		if (next_url[0]) {
 			if (rj_buf_adds(&url, next_url))
 				rc = mid_error_set(P->err, MID_ENOMEM, 0, "out of memory");
-			method = "GET";
 		} else {
 			rc = rs_url(in, list, extra, &v, &url, P->err);
 		}
@@ -1466,16 +1566,16 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 			                         P->err)) == MID_OK)
 				bodytxt = json_dumps(body, JSON_COMPACT);
 		}
-		if (!rc) {
-			s.method = method;
-			s.url = url.p;
-			s.spec = list;
-			s.vars = &v;
-			s.body = bodytxt;
-			s.ctype = rs_str(list, "content_type", NULL);
-			s.want_json = 1;
+		s.method = method;
+		s.url = url.p;
+		s.spec = list;
+		s.vars = &v;
+		s.body = bodytxt;
+		s.ctype = rs_str(list, "content_type", NULL);
+		s.want_json = 1;
+		if (!rc && !(pf.running && !bodytxt && rs_prefetch_take(&pf, url.p, &resp, &s.doc)))
 			rc = rs_do(in, &s, &resp, P->err);
-		}
+		rs_prefetch_take(&pf, NULL, &resp, &s.doc);   /* an unused one is dropped */
 		json_decref(body);
 		free(bodytxt);
 		if (!rc && !rs_ok_status(list, resp.status)) {
@@ -1518,97 +1618,122 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 				                   pages, total, json_integer_value(tv));
 			}
 		}
+		/* where the next page is: judged before this page's records are
+		 * delivered, so the next one can be fetched meanwhile; a paging
+		 * error is reported after them, as before */
+		int end = 0;
+		char tok[2048] = "";
+		mid_error_t perr = { 0 };
+		int prc = MID_OK;
+		if (!rc && !one_page) {
+			switch (style) {
+			case RS_PG_NONE:
+				end = 1;
+				break;
+			case RS_PG_INDEX:
+			case RS_PG_PAGE:
+				if (pages == 1)
+					server_page = (long)n;
+				if (n == 0) {
+					end = 1;
+				} else if (short_seen) {
+					prc = mid_error_set(&perr, MID_EPROTO, 1, "page %ld has records after a "
+					                    "short page (the server pages by fewer than %ld: "
+					                    "records were skipped): stopped, nothing will be "
+					                    "deleted", pages, size);
+				} else if (total >= 0) {
+					if ((int64_t)(got + n) >= total)
+						end = 1;
+					else if ((long)n < server_page)
+						prc = mid_error_set(&perr, MID_EPROTO, 1, "page %ld has %zu records, "
+						                    "fewer than the %ld of the first page, before the "
+						                    "total of %" PRId64 " was reached (records "
+						                    "skipped): stopped, nothing will be deleted",
+						                    pages, n, server_page, total);
+				} else if (style == RS_PG_PAGE && (long)n < size) {
+					short_seen = 1;   /* normally the last page: one more request proves it */
+				}
+				start += (long)n;
+				page++;
+				break;
+			case RS_PG_LINK:
+				if (!(next_p && rj_path_text(doc, next_p, tok, sizeof tok)) && link_header)
+					rs_copy(tok, sizeof tok, resp.link_next);
+				if (!tok[0]) {
+					end = 1;
+				} else if (!rs_same_origin(in, tok, next_url, sizeof next_url)) {
+					prc = mid_error_set(&perr, MID_EPROTO, 0, "page %ld: the next link "
+					                    "%.200s is not on %s: refused", pages, tok,
+					                    in->c.origin);
+				} else {
+					int r = rs_idset_add(&seen_links, next_url);
+					if (r == 0)
+						prc = mid_error_set(&perr, MID_EPROTO, 1, "page %ld: the next link "
+						                    "repeats an earlier one (a loop): stopped", pages);
+					else if (r < 0)
+						prc = mid_error_set(&perr, MID_ENOMEM, 0, "out of memory");
+				}
+				break;
+			case RS_PG_CURSOR:
+				if (!next_p || !rj_path_text(doc, next_p, tok, sizeof tok)) {
+					end = 1;
+				} else {
+					int r = rs_idset_add(&seen_links, tok);
+					if (r == 0)
+						prc = mid_error_set(&perr, MID_EPROTO, 1, "page %ld: the cursor "
+						                    "repeats an earlier one (a loop): stopped", pages);
+					else if (r < 0)
+						prc = mid_error_set(&perr, MID_ENOMEM, 0, "out of memory");
+					free(cursor);
+					cursor = strdup(tok);
+					if (!cursor && !prc)
+						prc = mid_error_set(&perr, MID_ENOMEM, 0, "out of memory");
+				}
+				break;
+			}
+			if (end && total >= 0 && (int64_t)(got + n) != total)
+				prc = mid_error_set(&perr, MID_EPROTO, 1, "the list ended after %" PRIu64
+				                    " records but announced %" PRId64 " (records skipped or "
+				                    "repeated): stopped, nothing will be deleted", got + n, total);
+			if (prefetch && !prc && !end && pages < max_pages &&
+			    (next_url[0] || !strcmp(method0, "GET"))) {
+				/* the next request, as the next iteration builds it */
+				rs_vars_t nv = { .cv = in->c.vars };
+				rj_buf_t nurl = { NULL, 0, 0 };
+				mid_error_t uerr = { 0 };
+				snprintf(sstart, sizeof sstart, "%ld", start);
+				snprintf(spage, sizeof spage, "%ld", page);
+				nv.start = style == RS_PG_INDEX ? sstart : NULL;
+				nv.size = ssize;
+				nv.page = style == RS_PG_PAGE ? spage : NULL;
+				nv.cursor = cursor;
+				nv.since = since;
+				memcpy(nv.now, v.now, sizeof nv.now);
+				if ((next_url[0] ? rj_buf_adds(&nurl, next_url)
+				                 : rs_url(in, list, extra, &nv, &nurl, &uerr)) == 0)
+					rs_prefetch_start(in, &pf, list, &nv, nurl.p);
+				rj_buf_free(&nurl);
+			}
+		}
 		for (size_t i = 0; !rc && i < n; i++)
 			rc = rs_deliver(P, json_array_get(arr, i), NULL, MID_OP_UPSERT);
 		got += n;
-		/* where the next page is */
-		int end = 0;
-		char tok[2048] = "";
 		if (!rc && !one_page) {
 			if (P->sink->checkpoint)
 				rc = P->sink->checkpoint(P->sink->ctx, NULL, P->err);
 			if (P->sink->progress)
 				P->sink->progress(P->sink->ctx, got, total > 0 ? (uint64_t)total : 0);
 		}
-		if (rc || one_page) {
-			rj_buf_free(&url);
-			json_decref(doc);
-			break;
-		}
-		switch (style) {
-		case RS_PG_NONE:
-			end = 1;
-			break;
-		case RS_PG_INDEX:
-		case RS_PG_PAGE:
-			if (pages == 1)
-				server_page = (long)n;
-			if (n == 0) {
-				end = 1;
-			} else if (short_seen) {
-				rc = mid_error_set(P->err, MID_EPROTO, 1, "page %ld has records after a short "
-				                   "page (the server pages by fewer than %ld: records were "
-				                   "skipped): stopped, nothing will be deleted", pages, size);
-			} else if (total >= 0) {
-				if ((int64_t)got >= total)
-					end = 1;
-				else if ((long)n < server_page)
-					rc = mid_error_set(P->err, MID_EPROTO, 1, "page %ld has %zu records, "
-					                   "fewer than the %ld of the first page, before the total "
-					                   "of %" PRId64 " was reached (records skipped): stopped, "
-					                   "nothing will be deleted", pages, n, server_page, total);
-			} else if (style == RS_PG_PAGE && (long)n < size) {
-				short_seen = 1;   /* normally the last page: one more request proves it */
-			}
-			start += (long)n;
-			page++;
-			break;
-		case RS_PG_LINK:
-			if (!(next_p && rj_path_text(doc, next_p, tok, sizeof tok)) && link_header)
-				rs_copy(tok, sizeof tok, resp.link_next);
-			if (!tok[0]) {
-				end = 1;
-			} else if (!rs_same_origin(in, tok, next_url, sizeof next_url)) {
-				rc = mid_error_set(P->err, MID_EPROTO, 0, "page %ld: the next link %.200s is "
-				                   "not on %s: refused", pages, tok, in->c.origin);
-			} else {
-				int r = rs_idset_add(&seen_links, next_url);
-				if (r == 0)
-					rc = mid_error_set(P->err, MID_EPROTO, 1, "page %ld: the next link "
-					                   "repeats an earlier one (a loop): stopped", pages);
-				else if (r < 0)
-					rc = mid_error_set(P->err, MID_ENOMEM, 0, "out of memory");
-			}
-			break;
-		case RS_PG_CURSOR:
-			if (!next_p || !rj_path_text(doc, next_p, tok, sizeof tok)) {
-				end = 1;
-			} else {
-				int r = rs_idset_add(&seen_links, tok);
-				if (r == 0)
-					rc = mid_error_set(P->err, MID_EPROTO, 1, "page %ld: the cursor repeats "
-					                   "an earlier one (a loop): stopped", pages);
-				else if (r < 0)
-					rc = mid_error_set(P->err, MID_ENOMEM, 0, "out of memory");
-				free(cursor);
-				cursor = strdup(tok);
-				if (!cursor && !rc)
-					rc = mid_error_set(P->err, MID_ENOMEM, 0, "out of memory");
-			}
-			break;
+		if (!rc && prc) {
+			*P->err = perr;
+			rc = prc;
 		}
 		rj_buf_free(&url);
 		json_decref(doc);
-		if (rc)
+		if (rc || one_page || end)
 			break;
-		if (end) {
-			if (total >= 0 && (int64_t)got != total)
-				rc = mid_error_set(P->err, MID_EPROTO, 1, "the list ended after %" PRIu64
-				                   " records but announced %" PRId64 " (records skipped or "
-				                   "repeated): stopped, nothing will be deleted", got, total);
-			break;
-		}
 	}
+	rs_prefetch_take(&pf, NULL, &resp, NULL);
 	rs_resp_clear(&resp);
 	rs_idset_free(&seen_links);
 	free(cursor);
