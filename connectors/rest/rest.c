@@ -110,6 +110,12 @@ struct rs_inst {
 	size_t token_len;
 	int64_t token_exp_ms;      /* wall clock */
 	int64_t waited_ms;         /* sleep total, for tests and reports */
+	/* during one list pull (rs_list) the auth line of a static credential
+	 * (basic, bearer, api_key) is built once, not once per page: each build
+	 * is a round trip through the host's secret store (a read and two
+	 * guarded allocations). Wiped and freed when the pull ends. */
+	int auth_keep;
+	char *auth_line;
 };
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -397,6 +403,11 @@ static int rs_auth_line(rs_inst_t *in, char **line, mid_error_t *err)
 	const char *hname = "Authorization";
 
 	*line = NULL;
+	if (in->auth_line) {
+		if (!(*line = strdup(in->auth_line)))
+			return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+		return MID_OK;
+	}
 	switch (in->c.auth) {
 	case RS_AUTH_NONE:
 		return MID_OK;
@@ -436,6 +447,8 @@ static int rs_auth_line(rs_inst_t *in, char **line, mid_error_t *err)
 	if (asprintf(line, "%s: %s", hname, val) < 0) {
 		*line = NULL;
 		rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+	} else if (in->auth_keep && in->c.auth != RS_AUTH_OAUTH2) {
+		in->auth_line = strdup(*line);   /* none: built again next time */
 	}
 out:
 	rs_cred_free(a, al);
@@ -443,6 +456,15 @@ out:
 	if (val)
 		rs_cred_free(val, strlen(val));
 	return rc;
+}
+
+/* End of a list pull: the kept auth line is wiped. */
+static void rs_auth_unkeep(rs_inst_t *in)
+{
+	if (in->auth_line)
+		rs_cred_free(in->auth_line, strlen(in->auth_line));
+	in->auth_line = NULL;
+	in->auth_keep = 0;
 }
 
 static void rs_token_drop(rs_inst_t *in)
@@ -1533,6 +1555,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 	memset(&pf, 0, sizeof pf);
 	if (one_page)
 		size = 1;
+	in->auth_keep = 1;
 	for (long pages = 1;; pages++) {
 		rs_vars_t v = { .cv = in->c.vars };
 		rj_buf_t url = { NULL, 0, 0 };
@@ -1735,6 +1758,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 	}
 	rs_prefetch_take(&pf, NULL, &resp, NULL);
 	rs_resp_clear(&resp);
+	rs_auth_unkeep(in);
 	rs_idset_free(&seen_links);
 	free(cursor);
 	*count = got;

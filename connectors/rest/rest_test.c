@@ -218,6 +218,8 @@ int main(void)
 		is_int(res.complete, 1, "complete");
 		is_str(t.urls[1], "http://pacs.test:8080/scim/Users?startIndex=3&count=2", "second page from 3");
 		is_str(t.auth[0], "Authorization: Bearer s3cret-token", "bearer header");
+		is_str(t.auth[2], "Authorization: Bearer s3cret-token",
+		       "the last page has the same header (the auth line is built once per pull)");
 		is_str(mock_rec_get(&ms.records[0], "name.givenName"), "A", "flattened name.givenName");
 		is_str(mock_rec_get(&ms.records[4], "emails[work].value"), "e@x", "typed alias emails[work].value");
 		ok(mock_sink_last_cursor(&ms) && !strncmp(mock_sink_last_cursor(&ms), "rest1;full=", 11),
