@@ -1426,95 +1426,270 @@ static int rs_list_style(const json_t *list)
 	return RS_PG_NONE;
 }
 
-/* ---- prefetch: the next page is fetched (and parsed) by a thread while
- * the engine applies the current one ------------------------------------------------ */
+/* ---- prefetch: a pipeline of two threads runs ahead of the engine ----------------
+ *
+ * The fetch thread sends the queued requests one after another on the
+ * instance's one handle (one connection, like curl fetching the pages in
+ * sequence); the parse thread parses each 2xx body; the caller's thread
+ * (rs_list) builds the requests, takes the parsed pages in order and applies
+ * them. For paging styles whose next request is predictable before the
+ * parse (index: $start + the page's records; page: $page + 1) the caller
+ * queues up to RS_PIPE_SLOTS requests, so page N+2 is on the wire while
+ * page N+1 is parsed and page N applied. A queued page is used only when
+ * its URL is the one the normal path builds from the parsed previous page;
+ * anything else (a wrong prediction, a transport error, a status that a
+ * retry would follow) drops every queued page and the caller sends the
+ * request itself with the usual retries. The workers never call the host
+ * (headers, secrets and logs stay on the caller's thread), and the caller
+ * uses the handle only while the pipeline is empty and both workers idle. */
 
-typedef struct rs_prefetch {
-	pthread_t th;
-	int running;
-	rs_inst_t *in;
-	rs_http_req_t rq;
-	struct curl_slist *hl;
+#define RS_PIPE_SLOTS 3
+
+typedef struct rs_pslot {
 	char *url;                 /* owned */
+	struct curl_slist *hl;     /* owned (wiped on free) */
+	long start, page;          /* the paging values it was built with */
 	rs_resp_t resp;
 	json_t *doc;               /* the parsed body of a 2xx answer */
-	int max_depth;
-} rs_prefetch_t;
+	int fetched, parsed;
+} rs_pslot_t;
 
-/* The thread: one transfer and the parse, nothing that reaches the host
- * (headers, secrets and logs stay on the caller's thread). */
-static void *rs_prefetch_main(void *arg)
+typedef struct rs_pipe {
+	rs_inst_t *in;
+	int max_depth;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t fth, pth;
+	int started;               /* threads running */
+	int stop;                  /* workers: exit */
+	int hold;                  /* workers: take nothing new (a flush) */
+	int stall;                 /* fetcher: an answer was not a success; nothing more */
+	int fetching, parsing;     /* a worker is busy with a slot */
+	unsigned head, fnext, pnext, tail;   /* head <= pnext <= fnext <= tail */
+	rs_pslot_t s[RS_PIPE_SLOTS];
+	/* the caller's own */
+	unsigned misses;           /* flushes for a wrong prediction */
+	long stat_used, stat_dropped;
+} rs_pipe_t;
+
+static void rs_pslot_clear(rs_pslot_t *sl)
 {
-	rs_prefetch_t *pf = arg;
-	mid_error_t perr = { 0 };
-	pf->in->xfer(pf->in, &pf->rq, &pf->resp);
-	if (pf->resp.curl_rc == CURLE_OK && pf->resp.status >= 200 && pf->resp.status < 300)
-		pf->doc = rj_parse(pf->resp.body.p, pf->resp.body.len, pf->max_depth, &perr);
+	rs_headers_free(sl->hl);
+	free(sl->url);
+	json_decref(sl->doc);
+	rs_resp_clear(&sl->resp);
+	memset(sl, 0, sizeof *sl);
+}
+
+/* A transfer the caller may use without retrying: a response and a status
+ * rs_do would not retry. */
+static int rs_pipe_final(const rs_inst_t *in, const rs_resp_t *r)
+{
+	const rs_retry_t *rt = &in->c.retry;
+	long st = r->status;
+	return r->curl_rc == CURLE_OK && !rs_in_list(rt->rate, rt->nrate, st) &&
+	       !rs_in_list(rt->retry, rt->nretry, st) &&
+	       !(st == 401 && in->c.auth == RS_AUTH_OAUTH2);
+}
+
+static void *rs_pipe_fetch_main(void *arg)
+{
+	rs_pipe_t *pp = arg;
+	pthread_mutex_lock(&pp->mu);
+	for (;;) {
+		while (!pp->stop && (pp->hold || pp->stall || pp->fnext == pp->tail))
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		if (pp->stop)
+			break;
+		rs_pslot_t *sl = &pp->s[pp->fnext % RS_PIPE_SLOTS];
+		rs_http_req_t rq = { "GET", sl->url, sl->hl, NULL, 0, 0 };
+		pp->fetching = 1;
+		pthread_mutex_unlock(&pp->mu);
+		pp->in->xfer(pp->in, &rq, &sl->resp);
+		pthread_mutex_lock(&pp->mu);
+		pp->fetching = 0;
+		sl->fetched = 1;
+		if (sl->resp.curl_rc != CURLE_OK || sl->resp.status < 200 || sl->resp.status >= 300)
+			pp->stall = 1;     /* the caller redoes it with retries; send nothing more */
+		pp->fnext++;
+		pthread_cond_broadcast(&pp->cv);
+	}
+	pthread_mutex_unlock(&pp->mu);
 	return NULL;
 }
 
-/* Start fetching url (GET) in the background; 0 when started. */
-static int rs_prefetch_start(rs_inst_t *in, rs_prefetch_t *pf, const json_t *spec,
-                             rs_vars_t *v, const char *url)
+static void *rs_pipe_parse_main(void *arg)
 {
+	rs_pipe_t *pp = arg;
+	pthread_mutex_lock(&pp->mu);
+	for (;;) {
+		while (!pp->stop && (pp->hold || pp->pnext == pp->fnext))
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		if (pp->stop)
+			break;
+		rs_pslot_t *sl = &pp->s[pp->pnext % RS_PIPE_SLOTS];
+		json_t *doc = NULL;
+		if (sl->resp.curl_rc == CURLE_OK && sl->resp.status >= 200 && sl->resp.status < 300) {
+			mid_error_t perr = { 0 };
+			pp->parsing = 1;
+			pthread_mutex_unlock(&pp->mu);
+			doc = rj_parse(sl->resp.body.p, sl->resp.body.len, pp->max_depth, &perr);
+			pthread_mutex_lock(&pp->mu);
+			pp->parsing = 0;
+		}
+		sl->doc = doc;
+		sl->parsed = 1;
+		pp->pnext++;
+		pthread_cond_broadcast(&pp->cv);
+	}
+	pthread_mutex_unlock(&pp->mu);
+	return NULL;
+}
+
+static void rs_pipe_init(rs_pipe_t *pp, rs_inst_t *in)
+{
+	memset(pp, 0, sizeof *pp);
+	pp->in = in;
+	pp->max_depth = in->c.max_depth;
+}
+
+/* Queued and not taken yet (the caller's view; only the caller adds and
+ * takes). */
+static unsigned rs_pipe_len(const rs_pipe_t *pp)
+{
+	return pp->tail - pp->head;
+}
+
+/* Drop every queued page; on return both workers are idle and the pipeline
+ * is empty, so the caller may use the handle. */
+static void rs_pipe_flush(rs_pipe_t *pp)
+{
+	if (!pp->started || pp->head == pp->tail)
+		return;
+	pthread_mutex_lock(&pp->mu);
+	pp->hold = 1;
+	while (pp->fetching || pp->parsing)
+		pthread_cond_wait(&pp->cv, &pp->mu);
+	for (unsigned i = pp->head; i != pp->tail; i++)
+		rs_pslot_clear(&pp->s[i % RS_PIPE_SLOTS]);
+	pp->stat_dropped += (long)(pp->tail - pp->head);
+	pp->head = pp->fnext = pp->pnext = pp->tail;
+	pp->stall = 0;
+	pp->hold = 0;
+	pthread_mutex_unlock(&pp->mu);
+}
+
+/* Stop and join the workers, dropping what is queued. */
+static void rs_pipe_fini(rs_pipe_t *pp)
+{
+	if (pp->started) {
+		pthread_mutex_lock(&pp->mu);
+		pp->stop = 1;
+		pthread_cond_broadcast(&pp->cv);
+		pthread_mutex_unlock(&pp->mu);
+		pthread_join(pp->fth, NULL);
+		pthread_join(pp->pth, NULL);
+		pthread_cond_destroy(&pp->cv);
+		pthread_mutex_destroy(&pp->mu);
+		pp->started = 0;
+	}
+	for (unsigned i = pp->head; i != pp->tail; i++)
+		rs_pslot_clear(&pp->s[i % RS_PIPE_SLOTS]);
+	pp->head = pp->fnext = pp->pnext = pp->tail;
+}
+
+/* Queue GET url (built with paging values start/page) behind the others;
+ * the headers are built here, on the caller's thread. 0 when queued. */
+static int rs_pipe_add(rs_pipe_t *pp, const json_t *spec, rs_vars_t *v, const char *url,
+                       long start, long page)
+{
+	rs_inst_t *in = pp->in;
 	rs_send_t s = { 0 };
 	mid_error_t herr = { 0 };
-	memset(pf, 0, sizeof *pf);
+	rs_pslot_t nsl;
+
+	if (rs_pipe_len(pp) >= RS_PIPE_SLOTS)
+		return -1;
+	if (!pp->started) {
+		if (pthread_mutex_init(&pp->mu, NULL))
+			return -1;
+		if (pthread_cond_init(&pp->cv, NULL)) {
+			pthread_mutex_destroy(&pp->mu);
+			return -1;
+		}
+		if (pthread_create(&pp->fth, NULL, rs_pipe_fetch_main, pp)) {
+			pthread_cond_destroy(&pp->cv);
+			pthread_mutex_destroy(&pp->mu);
+			return -1;
+		}
+		if (pthread_create(&pp->pth, NULL, rs_pipe_parse_main, pp)) {
+			pthread_mutex_lock(&pp->mu);
+			pp->stop = 1;
+			pthread_cond_broadcast(&pp->cv);
+			pthread_mutex_unlock(&pp->mu);
+			pthread_join(pp->fth, NULL);
+			pthread_cond_destroy(&pp->cv);
+			pthread_mutex_destroy(&pp->mu);
+			pp->stop = 0;
+			return -1;
+		}
+		pp->started = 1;
+	}
+	memset(&nsl, 0, sizeof nsl);
 	s.method = "GET";
 	s.url = url;
 	s.spec = spec;
 	s.vars = v;
-	if (!(pf->url = strdup(url)))
-		return -1;
-	if (rs_headers(in, &s, &pf->hl, &herr)) {
-		rs_headers_free(pf->hl);
-		free(pf->url);
-		memset(pf, 0, sizeof *pf);
+	if (!(nsl.url = strdup(url)) || rs_headers(in, &s, &nsl.hl, &herr)) {
+		rs_pslot_clear(&nsl);
 		return -1;
 	}
-	pf->in = in;
-	pf->max_depth = in->c.max_depth;
-	pf->rq = (rs_http_req_t){ "GET", pf->url, pf->hl, NULL, 0, 0 };
-	if (pthread_create(&pf->th, NULL, rs_prefetch_main, pf)) {
-		rs_headers_free(pf->hl);
-		free(pf->url);
-		memset(pf, 0, sizeof *pf);
-		return -1;
-	}
-	pf->running = 1;
+	nsl.start = start;
+	nsl.page = page;
+	pthread_mutex_lock(&pp->mu);
+	pp->s[pp->tail % RS_PIPE_SLOTS] = nsl;
+	pp->tail++;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
 	return 0;
 }
 
-/* Wait for the prefetch. When it fetched `url` and its answer is final (no
- * transport error, no status that rs_do would retry), move it into *resp
- * and *doc and return 1; else drop it and return 0 (the caller sends the
- * request itself, with the usual retries). */
-static int rs_prefetch_take(rs_prefetch_t *pf, const char *url, rs_resp_t *resp, json_t **doc)
+/* The first queued page, when it is the request for `url` and its answer is
+ * final: moved into *resp and *doc, 1. Otherwise everything queued is
+ * dropped (the caller sends the request itself, with the usual retries), 0. */
+static int rs_pipe_take(rs_pipe_t *pp, const char *url, rs_resp_t *resp, json_t **doc)
 {
-	int use = 0;
-	if (!pf->running)
+	if (!pp->started || pp->head == pp->tail)
 		return 0;
-	pthread_join(pf->th, NULL);
-	pf->running = 0;
-	rs_headers_free(pf->hl);
-	const rs_retry_t *rt = &pf->in->c.retry;
-	long st = pf->resp.status;
-	if (url && !strcmp(url, pf->url) && pf->resp.curl_rc == CURLE_OK &&
-	    !rs_in_list(rt->rate, rt->nrate, st) && !rs_in_list(rt->retry, rt->nretry, st) &&
-	    !(st == 401 && pf->in->c.auth == RS_AUTH_OAUTH2) &&
-	    (st < 200 || st >= 300 || pf->doc)) {
-		rs_resp_clear(resp);
-		*resp = pf->resp;
-		*doc = pf->doc;
-		memset(&pf->resp, 0, sizeof pf->resp);
-		pf->doc = NULL;
-		use = 1;
+	rs_pslot_t *sl = &pp->s[pp->head % RS_PIPE_SLOTS];
+	if (url && strcmp(url, sl->url)) {
+		pp->misses++;
+		rs_pipe_flush(pp);
+		return 0;
 	}
-	json_decref(pf->doc);
-	rs_resp_clear(&pf->resp);
-	free(pf->url);
-	memset(pf, 0, sizeof *pf);
-	return use;
+	pthread_mutex_lock(&pp->mu);
+	while (!sl->parsed)
+		pthread_cond_wait(&pp->cv, &pp->mu);
+	pthread_mutex_unlock(&pp->mu);
+	long st = sl->resp.status;
+	if (!url || !rs_pipe_final(pp->in, &sl->resp) || (st >= 200 && st < 300 && !sl->doc)) {
+		rs_pipe_flush(pp);
+		return 0;
+	}
+	/* the slot is the caller's now: the workers are past it */
+	rs_resp_clear(resp);
+	*resp = sl->resp;
+	*doc = sl->doc;
+	memset(&sl->resp, 0, sizeof sl->resp);
+	sl->doc = NULL;
+	rs_pslot_clear(sl);
+	pthread_mutex_lock(&pp->mu);
+	pp->head++;
+	pthread_mutex_unlock(&pp->mu);
+	pp->stat_used++;
+	if (st < 200 || st >= 300)
+		rs_pipe_flush(pp);   /* the fetcher stopped after it: nothing behind it comes */
+	return 1;
 }
 
 /* Read every page of list request `list` (with `extra` query parameters
@@ -1546,13 +1721,15 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 	int short_seen = 0;
 	char *cursor = NULL, next_url[2048] = "";
 	rs_idset_t seen_links = { NULL, 0, 0 };
-	rs_prefetch_t pf;
+	rs_pipe_t pp;
+	long q_pages = 0, q_start = 0, q_page = 0;   /* the next request to queue */
+	uint64_t q_got = 0;
 	rs_resp_t resp;
 	int rc = MID_OK;
 	char sstart[32], ssize[32], spage[32];
 
 	memset(&resp, 0, sizeof resp);
-	memset(&pf, 0, sizeof pf);
+	rs_pipe_init(&pp, in);
 	if (one_page)
 		size = 1;
 	in->auth_keep = 1;
@@ -1596,9 +1773,10 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 		s.body = bodytxt;
 		s.ctype = rs_str(list, "content_type", NULL);
 		s.want_json = 1;
-		if (!rc && !(pf.running && !bodytxt && rs_prefetch_take(&pf, url.p, &resp, &s.doc)))
+		if (!rc && (bodytxt || !rs_pipe_take(&pp, url.p, &resp, &s.doc))) {
+			rs_pipe_flush(&pp);   /* the handle is ours only with the pipeline empty */
 			rc = rs_do(in, &s, &resp, P->err);
-		rs_prefetch_take(&pf, NULL, &resp, &s.doc);   /* an unused one is dropped */
+		}
 		json_decref(body);
 		free(bodytxt);
 		if (!rc && !rs_ok_status(list, resp.status)) {
@@ -1720,22 +1898,53 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 				                    "repeated): stopped, nothing will be deleted", got + n, total);
 			if (prefetch && !prc && !end && pages < max_pages &&
 			    (next_url[0] || !strcmp(method0, "GET"))) {
-				/* the next request, as the next iteration builds it */
-				rs_vars_t nv = { .cv = in->c.vars };
-				rj_buf_t nurl = { NULL, 0, 0 };
-				mid_error_t uerr = { 0 };
-				snprintf(sstart, sizeof sstart, "%ld", start);
-				snprintf(spage, sizeof spage, "%ld", page);
-				nv.start = style == RS_PG_INDEX ? sstart : NULL;
-				nv.size = ssize;
-				nv.page = style == RS_PG_PAGE ? spage : NULL;
-				nv.cursor = cursor;
-				nv.since = since;
-				memcpy(nv.now, v.now, sizeof nv.now);
-				if ((next_url[0] ? rj_buf_adds(&nurl, next_url)
-				                 : rs_url(in, list, extra, &nv, &nurl, &uerr)) == 0)
-					rs_prefetch_start(in, &pf, list, &nv, nurl.p);
-				rj_buf_free(&nurl);
+				/* the next requests, as the next iterations build them: the
+				 * next one is known; with index or page paging the ones after
+				 * it are predicted (this page's records further on), never
+				 * past a known total. OAuth2 may fetch a token while building
+				 * headers, so it queues only with the pipeline empty. */
+				int predict = (style == RS_PG_INDEX || style == RS_PG_PAGE) && n > 0 &&
+				              !short_seen && pp.misses < 3 && in->c.auth != RS_AUTH_OAUTH2;
+				unsigned depth = predict ? RS_PIPE_SLOTS : 1;
+				if (rs_pipe_len(&pp)) {
+					const rs_pslot_t *h = &pp.s[pp.head % RS_PIPE_SLOTS];
+					if ((style == RS_PG_INDEX && h->start != start) ||
+					    (style == RS_PG_PAGE && h->page != page)) {
+						pp.misses++;   /* predicted from a page of another size */
+						rs_pipe_flush(&pp);
+					}
+				}
+				if (!rs_pipe_len(&pp)) {
+					q_pages = pages + 1;
+					q_start = start;
+					q_page = page;
+					q_got = got + n;
+				}
+				while (rs_pipe_len(&pp) < depth && q_pages <= max_pages &&
+				       (total < 0 || (int64_t)q_got < total)) {
+					rs_vars_t nv = { .cv = in->c.vars };
+					rj_buf_t nurl = { NULL, 0, 0 };
+					mid_error_t uerr = { 0 };
+					int qrc;
+					snprintf(sstart, sizeof sstart, "%ld", q_start);
+					snprintf(spage, sizeof spage, "%ld", q_page);
+					nv.start = style == RS_PG_INDEX ? sstart : NULL;
+					nv.size = ssize;
+					nv.page = style == RS_PG_PAGE ? spage : NULL;
+					nv.cursor = cursor;
+					nv.since = since;
+					memcpy(nv.now, v.now, sizeof nv.now);
+					qrc = (next_url[0] ? rj_buf_adds(&nurl, next_url)
+					                   : rs_url(in, list, extra, &nv, &nurl, &uerr)) == 0
+					          ? rs_pipe_add(&pp, list, &nv, nurl.p, q_start, q_page) : -1;
+					rj_buf_free(&nurl);
+					if (qrc)
+						break;
+					q_pages++;
+					q_start += (long)n;
+					q_page++;
+					q_got += n;
+				}
 			}
 		}
 		for (size_t i = 0; !rc && i < n; i++)
@@ -1756,7 +1965,10 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 		if (rc || one_page || end)
 			break;
 	}
-	rs_prefetch_take(&pf, NULL, &resp, NULL);
+	rs_pipe_fini(&pp);
+	if (pp.stat_used || pp.stat_dropped)
+		rs_log(in, MID_LOG_DEBUG, "rest: list prefetch: %ld pages used, %ld dropped "
+		       "(%u wrong predictions)", pp.stat_used, pp.stat_dropped, pp.misses);
 	rs_resp_clear(&resp);
 	rs_auth_unkeep(in);
 	rs_idset_free(&seen_links);

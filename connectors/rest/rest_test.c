@@ -95,6 +95,111 @@ static rs_inst_t *open_inst(mock_host_t *mh, tx_t *t, const char *settings)
 	" \"records\": \"Resources\", \"paging\": {\"style\": \"index\", \"size\": 2, \"total\": \"totalResults\"}}" \
 	extra "}"
 
+/* ---- a SCIM list server that answers by the URL (startIndex, count), for
+ * the prefetch pipeline, which sends requests ahead of the engine ---------- */
+
+typedef struct ux {
+	int total;                 /* users u1..uN */
+	int cap, cap2, cap2_from;  /* pages by cap (0: as asked), by cap2 from startIndex cap2_from */
+	int short_at;              /* this startIndex gets one record fewer (0: none) */
+	int fail_at, fail_n;       /* this startIndex fails fail_n times... */
+	long fail_status;          /* ...with this status (0: a connection reset) */
+	int nreq, nfail;
+	char urls[64][128];
+	mock_host_t *mh;
+} ux_t;
+
+static int ux_xfer(rs_inst_t *in, const rs_http_req_t *rq, rs_resp_t *resp)
+{
+	ux_t *u = in->test_ctx;
+	const char *a = strstr(rq->url, "startIndex="), *c = strstr(rq->url, "count=");
+	int st = a ? atoi(a + 11) : 1, cnt = c ? atoi(c + 6) : 100, k;
+	snprintf(u->urls[u->nreq < 64 ? u->nreq : 63], sizeof u->urls[0], "%s", rq->url);
+	u->nreq++;
+	if (st == u->fail_at && u->nfail < u->fail_n) {
+		u->nfail++;
+		if (!u->fail_status) {
+			resp->curl_rc = CURLE_RECV_ERROR;
+			snprintf(resp->curl_err, sizeof resp->curl_err, "scripted reset");
+			return 0;
+		}
+		resp->status = u->fail_status;
+		snprintf(resp->retry_after, sizeof resp->retry_after, "1");
+		rj_buf_adds(&resp->body, "{\"detail\": \"busy\"}");
+		return 0;
+	}
+	k = cnt;
+	if (u->cap && k > u->cap)
+		k = u->cap;
+	if (u->cap2_from && st >= u->cap2_from)
+		k = u->cap2;
+	if (st == u->short_at)
+		k--;
+	if (st + k - 1 > u->total)
+		k = st > u->total ? 0 : u->total - st + 1;
+	char b[128];
+	resp->status = 200;
+	snprintf(b, sizeof b, "{\"totalResults\": %d, \"itemsPerPage\": %d, \"Resources\": [", u->total, k);
+	rj_buf_adds(&resp->body, b);
+	for (int i = 0; i < k; i++) {
+		snprintf(b, sizeof b, "%s{\"id\": \"u%d\"}", i ? ", " : "", st + i);
+		rj_buf_adds(&resp->body, b);
+	}
+	rj_buf_adds(&resp->body, "]}");
+	return 0;
+}
+
+static void ux_sleep(rs_inst_t *in, int64_t ms)
+{
+	ux_t *u = in->test_ctx;
+	mock_host_advance(u->mh, ms);
+}
+
+static rs_inst_t *open_ux(mock_host_t *mh, ux_t *u, const char *settings)
+{
+	tx_t t = { 0 };
+	rs_inst_t *in = open_inst(mh, &t, settings);
+	if (in) {
+		in->xfer = ux_xfer;
+		in->sleep_ms = ux_sleep;
+		in->test_ctx = u;
+	}
+	u->mh = mh;
+	return in;
+}
+
+/* The records came as u1..uN in order, once each. */
+static int ux_all(const mock_sink_t *ms, int n)
+{
+	char want[32];
+	if ((int)ms->nrecords != n)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		snprintf(want, sizeof want, "u%d", i + 1);
+		if (strcmp(ms->records[i].external_id, want))
+			return 0;
+	}
+	return 1;
+}
+
+/* How many requests were for startIndex st. */
+static int ux_sent(const ux_t *u, int st)
+{
+	char k[32];
+	int n = 0;
+	snprintf(k, sizeof k, "startIndex=%d&", st);
+	for (int i = 0; i < u->nreq && i < 64; i++)
+		n += strstr(u->urls[i], k) != NULL;
+	return n;
+}
+
+#define UX_SETTINGS(size, extra) \
+	"{\"base_url\": \"http://pacs.test:8080/scim\", \"auth\": {\"type\": \"bearer\"}," \
+	" \"token\": {\"secret\": \"tok\"}, \"retry\": {\"base_ms\": 100, \"max_ms\": 5000}," \
+	" \"list\": {\"path\": \"/Users\", \"query\": {\"startIndex\": \"{{$start}}\", \"count\": \"{{$size}}\"}," \
+	" \"records\": \"Resources\", \"paging\": {\"style\": \"index\", \"size\": " #size ", \"total\": \"totalResults\"" \
+	extra "}}}"
+
 static int pull(rs_inst_t *in, int mode, const char *cursor, mock_sink_t *ms,
                 mid_pull_result_t *res, mid_error_t *err)
 {
@@ -678,6 +783,117 @@ int main(void)
 			ok(rc == MID_EINVAL && strstr(err.text, "refused") && t.at == 2,
 			   "href paths: %s is refused and nothing is sent (no credential leaves the origin)", bad[i][0]);
 		}
+		rs_close(in);
+	}
+
+	/* ---- prefetch pipeline: pages requested ahead (index paging) ---- */
+	{
+		/* a clean pull: every page once, in order, none past the total */
+		ux_t u = { .total = 11 };
+		mock_sink_init(&ms);
+		in = open_ux(&mh, &u, UX_SETTINGS(2, ""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc == MID_OK && res.complete && ux_all(&ms, 11), "pipeline: 11 records in order, complete");
+		is_int(u.nreq, 6, "pipeline: 6 requests for 6 pages, none past the total");
+		is_str(u.urls[5], "http://pacs.test:8080/scim/Users?startIndex=11&count=2", "pipeline: the last page from 11");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		/* the server pages by fewer than asked (3 of 4): predicted from the
+		 * first page's size, so nothing is wasted */
+		ux_t u2 = { .total = 10, .cap = 3 };
+		mock_sink_init(&ms);
+		in = open_ux(&mh, &u2, UX_SETTINGS(4, ""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc == MID_OK && res.complete && ux_all(&ms, 10), "pipeline, server pages by 3 of 4: all 10 records");
+		is_int(u2.nreq, 4, "pipeline, server pages by 3 of 4: 4 requests (1, 4, 7, 10)");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		/* prediction mismatch: the server's itemsPerPage changes from 2 to 3
+		 * at startIndex 5, so the pages predicted at 7 and 9 are wrong:
+		 * dropped, and the right ones (8, 11) requested */
+		ux_t u3 = { .total = 12, .cap = 2, .cap2 = 3, .cap2_from = 5 };
+		mock_sink_init(&ms);
+		in = open_ux(&mh, &u3, UX_SETTINGS(4, ""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		is_int(rc, MID_OK, "pipeline, itemsPerPage 2 then 3: pull ok");
+		ok(res.complete && ux_all(&ms, 12), "pipeline, itemsPerPage 2 then 3: u1..u12 once each, complete");
+		ok(ux_sent(&u3, 8) == 1 && ux_sent(&u3, 11) == 1, "pipeline, itemsPerPage 2 then 3: pages 8 and 11 "
+		   "fetched once each (the mispredicted ones dropped)");
+		ok(ux_sent(&u3, 13) == 0 && ux_sent(&u3, 14) == 0, "pipeline: nothing asked past the total");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		/* prediction mismatch: a page with fewer records than asked before
+		 * the total fails the pull, as without the pipeline; the pages in
+		 * flight are dropped (valgrind: nothing leaks) */
+		ux_t u4 = { .total = 12, .short_at = 5 };
+		mock_sink_init(&ms);
+		in = open_ux(&mh, &u4, UX_SETTINGS(2, ""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc != MID_OK && !res.complete && strstr(err.text, "fewer than"),
+		   "pipeline: a short page (1 of 2) before the total fails the pull");
+		is_int((int)ms.nrecords, 5, "pipeline: the records up to the short page were delivered");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		/* an error on a speculative page: a 503 with Retry-After at 7 is
+		 * dropped and sent again on the normal path (its first attempt),
+		 * which gets a second 503, waits Retry-After and retries */
+		ux_t u5 = { .total = 12, .fail_at = 7, .fail_n = 2, .fail_status = 503 };
+		mock_sink_init(&ms);
+		in = open_ux(&mh, &u5, UX_SETTINGS(2, ""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc == MID_OK && res.complete && ux_all(&ms, 12), "pipeline, 503 on a page sent ahead: all records");
+		is_int(ux_sent(&u5, 7), 3, "pipeline, 503: sent ahead, then twice on the normal path");
+		ok(in->waited_ms >= 1000 && in->waited_ms < 1300, "pipeline, 503: the retry waited Retry-After (1 s)");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		/* a connection reset on a page sent ahead */
+		ux_t u6 = { .total = 9, .fail_at = 5, .fail_n = 1 };
+		mock_sink_init(&ms);
+		in = open_ux(&mh, &u6, UX_SETTINGS(2, ""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc == MID_OK && res.complete && ux_all(&ms, 9), "pipeline, a reset on a page sent ahead: all records");
+		is_int(ux_sent(&u6, 5), 2, "pipeline, reset: that page is sent again once");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		/* a page that keeps failing: the usual retries, then a retryable error */
+		ux_t u7 = { .total = 12, .fail_at = 5, .fail_n = 100, .fail_status = 500 };
+		mock_sink_init(&ms);
+		in = open_ux(&mh, &u7, UX_SETTINGS(2, ""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc != MID_OK && err.retryable && !res.complete, "pipeline, persistent 500: a retryable error");
+		is_int(u7.nfail, 7, "pipeline, persistent 500: the one sent ahead, then max_attempts (6)");
+		ok(ux_sent(&u7, 7) <= 1, "pipeline, persistent 500: nothing sent after the failed page but what was "
+		   "already queued");
+		is_int((int)ms.nrecords, 4, "pipeline, persistent 500: the pages before it delivered");
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		/* the engine stops the pull mid-page: the pipeline is shut down
+		 * with pages in flight */
+		ux_t u8 = { .total = 40 };
+		mock_sink_init(&ms);
+		ms.fail_record_at = 7;
+		in = open_ux(&mh, &u8, UX_SETTINGS(4, ""));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc != MID_OK && !res.complete, "pipeline: an engine abort mid-pull stops it");
+		ok(u8.nreq <= 2 + RS_PIPE_SLOTS, "pipeline: at most %d pages ahead of the applied one", RS_PIPE_SLOTS);
+		mock_sink_fini(&ms);
+		rs_close(in);
+
+		/* paging.prefetch false: one request at a time, the same pages */
+		ux_t u9 = { .total = 11 };
+		mock_sink_init(&ms);
+		in = open_ux(&mh, &u9, UX_SETTINGS(2, ", \"prefetch\": false"));
+		rc = pull(in, MID_PULL_FULL, NULL, &ms, &res, &err);
+		ok(rc == MID_OK && res.complete && ux_all(&ms, 11) && u9.nreq == 6,
+		   "prefetch off: the same 6 requests and records");
+		mock_sink_fini(&ms);
 		rs_close(in);
 	}
 
