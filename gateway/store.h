@@ -459,6 +459,24 @@ int mid_store_people_empty(mid_store_t *st, int *empty, mid_error_t *err);
 int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
                             const char *card_format, int64_t facility_code,
                             int64_t card_number, mid_error_t *err);
+/* One row of mid_store_import_people: the arguments of
+ * mid_store_import_person. */
+typedef struct mid_import_row {
+	mid_person_t *person;
+	mid_link_t *link;
+	const char *card_format;      /* NULL: no PACS value */
+	int64_t facility_code, card_number;
+} mid_import_row_t;
+#define MID_IMPORT_CHUNK 32
+/* mid_store_import_person for n rows at once, with the same checks and
+ * write-backs except that link ids are not returned (l->id = 0): the people
+ * of up to MID_IMPORT_CHUNK rows in multi-row INSERTs, then their links,
+ * then their PACS values (SQLite opens each b-tree once per statement and
+ * places each row from the page its cursor is on: about half the cost per
+ * row of single-row inserts). Run it inside the caller's transaction; on
+ * an error some rows may be written: roll back. */
+int mid_store_import_people(mid_store_t *st, const mid_import_row_t *rows, size_t n,
+                            mid_error_t *err);
 
 /* ---- cursors ------------------------------------------------------------- */
 

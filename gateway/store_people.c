@@ -95,12 +95,59 @@ int mid_store_person_update(mid_store_t *st, mid_person_t *p, mid_error_t *err)
 #define BT(s, i, v) st->drv->bind_text((s), (i), (v), err)
 #define BI(s, i, v) st->drv->bind_int64((s), (i), (v), err)
 
-int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
-                            const char *card_format, int64_t facility_code,
-                            int64_t card_number, mid_error_t *err)
+/* Bind a person's 15 columns (PERSON_INSERT order) at parameter o + 1. */
+static int bind_person(mid_store_t *st, mid_db_stmt_t *s, int o, const mid_person_t *p,
+                       int64_t email_key, mid_error_t *err)
 {
-	char fold[sizeof p->email];
-	mid_db_stmt_t *s;
+	int rc;
+	if ((rc = BT(s, o + 1, p->id)) || (rc = BT(s, o + 2, p->employee_id)) ||
+	    (rc = BT(s, o + 3, p->given_name)) || (rc = BT(s, o + 4, p->family_name)) ||
+	    (rc = BT(s, o + 5, p->email)) || (rc = BT(s, o + 6, "")) ||
+	    (rc = BI(s, o + 7, email_key)) || (rc = BT(s, o + 8, p->mobile)) ||
+	    (rc = BT(s, o + 9, mid_person_status_name(p->status))) ||
+	    (rc = BI(s, o + 10, p->valid_from)) || (rc = BI(s, o + 11, p->valid_until)) ||
+	    (rc = BT(s, o + 12, p->access_groups ? p->access_groups : "[]")) ||
+	    (rc = BT(s, o + 13, p->attributes ? p->attributes : "{}")) ||
+	    (rc = BI(s, o + 14, p->created)) || (rc = BI(s, o + 15, p->updated)))
+		return rc;
+	return MID_OK;
+}
+
+/* Bind a link's 8 columns (LINK_INSERT order) at parameter o + 1. */
+static int bind_link(mid_store_t *st, mid_db_stmt_t *s, int o, const mid_link_t *l,
+                     mid_error_t *err)
+{
+	int rc;
+	if ((rc = BT(s, o + 1, l->binding)) || (rc = BT(s, o + 2, l->external_id)) ||
+	    (rc = BT(s, o + 3, l->person_id)) ||
+	    (rc = st->drv->bind_blob(s, o + 4, l->has_recv ? l->recv_hash : NULL, MID_HASH_LEN,
+	                             err)) ||
+	    (rc = st->drv->bind_blob(s, o + 5, l->has_sent ? l->sent_hash : NULL, MID_HASH_LEN,
+	                             err)) ||
+	    (rc = BI(s, o + 6, l->seen_run)) || (rc = BT(s, o + 7, l->etag)) ||
+	    (rc = BI(s, o + 8, l->updated)))
+		return rc;
+	return MID_OK;
+}
+
+/* Bind a PACS value's 4 columns (PACS_ADD order) at parameter o + 1. */
+static int bind_pacs(mid_store_t *st, mid_db_stmt_t *s, int o, const mid_import_row_t *r,
+                     mid_error_t *err)
+{
+	int rc;
+	if ((rc = BT(s, o + 1, r->link->binding)) || (rc = BT(s, o + 2, r->card_format)) ||
+	    (rc = BI(s, o + 3, r->facility_code)) || (rc = BI(s, o + 4, r->card_number)))
+		return rc;
+	return MID_OK;
+}
+
+/* Check and complete one import row (ids, times); *email_key for the index. */
+static int import_row_check(mid_store_t *st, const mid_import_row_t *r, int64_t now,
+                            int64_t *email_key, mid_error_t *err)
+{
+	char fold[sizeof r->person->email];
+	mid_person_t *p = r->person;
+	mid_link_t *l = r->link;
 	int rc;
 
 	if (!p->id[0])
@@ -109,20 +156,26 @@ int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
 	    (rc = mid_store_chklen("binding", l->binding, sizeof l->binding, err)) ||
 	    (rc = mid_store_chklen("external_id", l->external_id, sizeof l->external_id, err)))
 		return rc;
-	p->created = p->updated = l->updated = mid_store_now(st);
+	p->created = p->updated = l->updated = now;
 	memcpy(l->person_id, p->id, MID_ID_LEN);
+	*email_key = mid_email_key(fold);
+	return MID_OK;
+}
 
+int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
+                            const char *card_format, int64_t facility_code,
+                            int64_t card_number, mid_error_t *err)
+{
+	mid_import_row_t r = { p, l, card_format, facility_code, card_number };
+	mid_db_stmt_t *s;
+	int64_t key;
+	int rc;
+
+	if ((rc = import_row_check(st, &r, mid_store_now(st), &key, err)))
+		return rc;
 	if ((rc = mid_store_stmt(st, MID_SQ_PERSON_INSERT, &s, err)))
 		return rc;
-	if ((rc = BT(s, 1, p->id)) || (rc = BT(s, 2, p->employee_id)) ||
-	    (rc = BT(s, 3, p->given_name)) || (rc = BT(s, 4, p->family_name)) ||
-	    (rc = BT(s, 5, p->email)) || (rc = BT(s, 6, "")) ||
-	    (rc = BI(s, 7, mid_email_key(fold))) || (rc = BT(s, 8, p->mobile)) ||
-	    (rc = BT(s, 9, mid_person_status_name(p->status))) ||
-	    (rc = BI(s, 10, p->valid_from)) || (rc = BI(s, 11, p->valid_until)) ||
-	    (rc = BT(s, 12, p->access_groups ? p->access_groups : "[]")) ||
-	    (rc = BT(s, 13, p->attributes ? p->attributes : "{}")) ||
-	    (rc = BI(s, 14, p->created)) || (rc = BI(s, 15, p->updated))) {
+	if ((rc = bind_person(st, s, 0, p, key, err))) {
 		mid_store_qend(st, s);
 		return rc;
 	}
@@ -134,14 +187,7 @@ int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
 
 	if ((rc = mid_store_stmt(st, MID_SQ_LINK_INSERT, &s, err)))
 		return rc;
-	if ((rc = BT(s, 1, l->binding)) || (rc = BT(s, 2, l->external_id)) ||
-	    (rc = BT(s, 3, l->person_id)) ||
-	    (rc = st->drv->bind_blob(s, 4, l->has_recv ? l->recv_hash : NULL, MID_HASH_LEN,
-	                             err)) ||
-	    (rc = st->drv->bind_blob(s, 5, l->has_sent ? l->sent_hash : NULL, MID_HASH_LEN,
-	                             err)) ||
-	    (rc = BI(s, 6, l->seen_run)) || (rc = BT(s, 7, l->etag)) ||
-	    (rc = BI(s, 8, l->updated))) {
+	if ((rc = bind_link(st, s, 0, l, err))) {
 		mid_store_qend(st, s);
 		return rc;
 	}
@@ -157,12 +203,79 @@ int mid_store_import_person(mid_store_t *st, mid_person_t *p, mid_link_t *l,
 		return MID_OK;
 	if ((rc = mid_store_stmt(st, MID_SQ_PACS_ADD, &s, err)))
 		return rc;
-	if ((rc = BT(s, 1, l->binding)) || (rc = BT(s, 2, card_format)) ||
-	    (rc = BI(s, 3, facility_code)) || (rc = BI(s, 4, card_number))) {
+	if ((rc = bind_pacs(st, s, 0, &r, err))) {
 		mid_store_qend(st, s);
 		return rc;
 	}
 	return mid_store_qdone(st, s, NULL, err);
+}
+
+/* Insert rows[i] for the n indexes idx[] (all rows when idx is NULL) into
+ * one table (kind 0 people, 1 links, 2 PACS values), 32, 8 or 1 rows a
+ * statement. */
+static int import_table(mid_store_t *st, int kind, const mid_import_row_t *rows,
+                        const int64_t *keys, const unsigned char *idx, size_t n,
+                        mid_error_t *err)
+{
+	static const int sq[3][3] = {
+		{ MID_SQ_PERSON_INSERT32, MID_SQ_PERSON_INSERT8, MID_SQ_PERSON_INSERT },
+		{ MID_SQ_LINK_INSERT32, MID_SQ_LINK_INSERT8, MID_SQ_LINK_INSERT },
+		{ MID_SQ_PACS_ADD32, MID_SQ_PACS_ADD8, MID_SQ_PACS_ADD },
+	};
+	static const int size[3] = { 32, 8, 1 }, ncol[3] = { 15, 8, 4 };
+	size_t i = 0;
+	int rc;
+
+	while (i < n) {
+		int z = n - i >= 32 ? 0 : n - i >= 8 ? 1 : 2;
+		mid_db_stmt_t *s;
+		if ((rc = mid_store_stmt(st, sq[kind][z], &s, err)))
+			return rc;
+		for (int j = 0; j < size[z]; j++, i++) {
+			size_t k = idx ? idx[i] : i;
+			int o = j * ncol[kind];
+			rc = kind == 0 ? bind_person(st, s, o, rows[k].person, keys[k], err)
+			   : kind == 1 ? bind_link(st, s, o, rows[k].link, err)
+			   : bind_pacs(st, s, o, &rows[k], err);
+			if (rc) {
+				mid_store_qend(st, s);
+				return rc;
+			}
+		}
+		if ((rc = mid_store_qdone(st, s, NULL, err))) {
+			if (rc == MID_ECONFLICT)
+				mid_error_set(err, rc, 0, "%s of an imported person already exists",
+				              kind == 0 ? "the person" : "the link");
+			return rc;
+		}
+	}
+	return MID_OK;
+}
+
+int mid_store_import_people(mid_store_t *st, const mid_import_row_t *rows, size_t n,
+                            mid_error_t *err)
+{
+	int64_t now = mid_store_now(st), keys[MID_IMPORT_CHUNK];
+	unsigned char card[MID_IMPORT_CHUNK];
+	int rc;
+
+	for (size_t at = 0; at < n; at += MID_IMPORT_CHUNK) {
+		const mid_import_row_t *r = rows + at;
+		size_t m = n - at < MID_IMPORT_CHUNK ? n - at : MID_IMPORT_CHUNK, nc = 0;
+		for (size_t i = 0; i < m; i++) {
+			if ((rc = import_row_check(st, &r[i], now, &keys[i], err)))
+				return rc;
+			r[i].link->id = 0;
+			if (r[i].card_format)
+				card[nc++] = (unsigned char)i;
+		}
+		/* people first: the links refer to them */
+		if ((rc = import_table(st, 0, r, keys, NULL, m, err)) ||
+		    (rc = import_table(st, 1, r, keys, NULL, m, err)) ||
+		    (rc = import_table(st, 2, r, keys, card, nc, err)))
+			return rc;
+	}
+	return MID_OK;
 }
 
 int mid_store_people_empty(mid_store_t *st, int *empty, mid_error_t *err)

@@ -925,6 +925,84 @@ static void test_import_person(void)
 	mid_store_close(st);
 }
 
+/* The batched bulk import: 45 rows go as 32 + 8 + 5 x 1 per table; every
+ * person, link and card value is stored as mid_store_import_person would;
+ * a taken external id fails the batch. */
+static void test_import_people(void)
+{
+	enum { N = 45 };
+	mid_store_t *st = open_test("import_n.db");
+	mid_error_t err;
+	static mid_person_t p[N + 1];
+	static mid_link_t l[N + 1];
+	mid_import_row_t r[N + 1];
+	mid_link_t got;
+	mid_person_t g;
+	char ids[4][MID_ID_LEN];
+	size_t n = 0;
+	int taken = 0, bad = 0, i;
+	int64_t cnt = 0;
+
+	memset(p, 0, sizeof p);
+	memset(l, 0, sizeof l);
+	for (i = 0; i <= N; i++) {
+		p[i].status = MID_PERSON_ACTIVE;
+		snprintf(p[i].employee_id, sizeof p[i].employee_id, "B%03d", i);
+		snprintf(p[i].email, sizeof p[i].email, "Row.%d@Example.com", i);
+		snprintf(p[i].given_name, sizeof p[i].given_name, "Given %d", i);
+		p[i].valid_from = 1000 + i;
+		p[i].access_groups = strdup("[\"a\"]");
+		snprintf(l[i].binding, sizeof l[i].binding, "pacs");
+		snprintf(l[i].external_id, sizeof l[i].external_id, "X%d", i);
+		memset(l[i].recv_hash, i, MID_HASH_LEN);
+		l[i].has_recv = 1;
+		l[i].seen_run = 7;
+		r[i].person = &p[i];
+		r[i].link = &l[i];
+		r[i].card_format = i % 3 ? "H10301" : NULL;   /* some without a card */
+		r[i].facility_code = 9;
+		r[i].card_number = 1000 + i;
+	}
+	mid_store_begin(st, &err);
+	is_int(mid_store_import_people(st, r, N, &err), MID_OK, "import 45 rows in one call");
+	is_int(mid_store_commit(st, &err), MID_OK, "... committed");
+	for (i = 0; i < N; i++) {
+		memset(&g, 0, sizeof g);
+		if (!p[i].id[0] || strcmp(l[i].person_id, p[i].id) != 0 ||
+		    mid_store_person_get(st, p[i].id, &g, &err) != MID_OK ||
+		    strcmp(g.employee_id, p[i].employee_id) != 0 || g.valid_from != 1000 + i ||
+		    strcmp(g.given_name, p[i].given_name) != 0 || !g.access_groups ||
+		    strcmp(g.access_groups, "[\"a\"]") != 0)
+			bad++;
+		mid_person_clear(&g);
+		if (mid_store_link_get(st, "pacs", l[i].external_id, &got, &err) != MID_OK ||
+		    strcmp(got.person_id, p[i].id) != 0 || got.seen_run != 7 || !got.has_recv ||
+		    got.recv_hash[0] != (unsigned char)i)
+			bad++;
+		taken = -1;
+		mid_store_value_taken(st, "H10301", 9, 1000 + i, &taken, &err);
+		if (taken != (i % 3 != 0))
+			bad++;
+		mid_store_person_find_email(st, p[i].email, ids, 4, &n, &err);
+		if (n != 1 || strcmp(ids[0], p[i].id) != 0)
+			bad++;
+	}
+	is_int(bad, 0, "every person, link and card value as given, found by email");
+	mid_store_link_count(st, "pacs", &cnt, NULL, &err);
+	is_int((int)cnt, N, "45 links");
+	/* a batch with a link that exists fails */
+	l[0].person_id[0] = '\0';
+	p[0].id[0] = '\0';
+	mid_store_begin(st, &err);
+	r[1] = r[N];
+	is_int(mid_store_import_people(st, r, 2, &err), MID_ECONFLICT,
+	       "a batch with a taken external id is refused");
+	mid_store_rollback(st, NULL);
+	for (i = 0; i <= N; i++)
+		mid_person_clear(&p[i]);
+	mid_store_close(st);
+}
+
 /* Statements run per record of a sync must not build a temporary b-tree
  * (OpenEphemeral) or a sorter: SQLite's IN lists, RETURNING and ORDER BY
  * without a matching index do, and cost a quarter of a bulk import. */
@@ -937,7 +1015,8 @@ static void test_hot_plans(void)
 		MID_SQ_PACS_REMOVE, MID_SQ_LINK_LOOKUP, MID_SQ_LINK_UPDATE, MID_SQ_LINK_INSERT,
 		MID_SQ_LINK_SEEN, MID_SQ_LINK_SET_SENT, MID_SQ_LINK_LIST_PERSON, MID_SQ_LINK_EACH,
 		MID_SQ_CURSOR_SET, MID_SQ_OUT_INSERT, MID_SQ_AUDIT_INSERT, MID_SQ_NONCE_USE,
-		MID_SQ_PEOPLE_EMPTY,
+		MID_SQ_PEOPLE_EMPTY, MID_SQ_PERSON_INSERT8, MID_SQ_PERSON_INSERT32,
+		MID_SQ_LINK_INSERT8, MID_SQ_LINK_INSERT32, MID_SQ_PACS_ADD8, MID_SQ_PACS_ADD32,
 	};
 	sqlite3 *db = NULL;
 	size_t i;
@@ -992,6 +1071,7 @@ int main(void)
 	test_hot_plans();
 	test_upgrade_v1();
 	test_import_person();
+	test_import_people();
 	test_leases();
 	test_processes();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
