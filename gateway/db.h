@@ -3,7 +3,9 @@
  * The store (gateway/store*.c) is written only against this table of
  * functions and portable SQL: `?` placeholders, INTEGER/TEXT/BLOB columns,
  * INSERT ... ON CONFLICT ... DO UPDATE, INSERT ... RETURNING (off the hot
- * paths). A driver maps
+ * paths), and one SQLite clause: INSERT OR FAIL on the bulk import's
+ * multi-row inserts (spares SQLite a statement journal; a PostgreSQL
+ * driver drops "OR FAIL", its statements being atomic). A driver maps
  * what its engine needs (PostgreSQL: `?` -> `$n`, BLOB -> BYTEA, INTEGER ->
  * BIGINT); see docs/store.md.
  *
