@@ -533,54 +533,11 @@ int mid_store_value_next_free(mid_store_t *st, const char *format, int64_t facil
                               int64_t from, int64_t to, int64_t *card_number,
                               mid_error_t *err)
 {
-	mid_db_stmt_t *a = NULL, *b = NULL;
-	int rc, ra, rb;
-	int64_t cand = from, va = 0, vb = 0;
+	size_t n = 0;
 
 	*card_number = 0;
-	if (from > to)
-		return mid_error_set(err, MID_EINVAL, 0, "empty range %lld..%lld",
-		                     (long long)from, (long long)to);
-	if ((rc = Q(st, MID_SQ_CRED_RANGE, &a, err, "tiii", format, facility_code, from, to)))
-		goto out;
-	if ((rc = Q(st, MID_SQ_PACS_RANGE, &b, err, "tiii", format, facility_code, from, to)))
-		goto out;
-	/* Merge the two ordered streams of used numbers; the first gap wins. */
-	ra = st->drv->step(a, err);
-	if (ra == MID_DB_ROW)
-		va = COLI(a, 0);
-	rb = st->drv->step(b, err);
-	if (rb == MID_DB_ROW)
-		vb = COLI(b, 0);
-	for (;;) {
-		if (ra < 0 || rb < 0) {
-			rc = ra < 0 ? ra : rb;
-			goto out;
-		}
-		if (ra == MID_DB_ROW && va == cand) {
-			cand++;
-		} else if (rb == MID_DB_ROW && vb == cand) {
-			cand++;
-		} else if ((ra != MID_DB_ROW || va > cand) && (rb != MID_DB_ROW || vb > cand)) {
-			break;
-		}
-		if (ra == MID_DB_ROW && va < cand && (ra = st->drv->step(a, err)) == MID_DB_ROW)
-			va = COLI(a, 0);
-		if (rb == MID_DB_ROW && vb < cand && (rb = st->drv->step(b, err)) == MID_DB_ROW)
-			vb = COLI(b, 0);
-	}
-	if (cand > to) {
-		rc = mid_error_set(err, MID_ELIMIT, 0,
-		                   "no free card number left in %s facility %lld range %lld..%lld",
-		                   format, (long long)facility_code, (long long)from, (long long)to);
-		goto out;
-	}
-	*card_number = cand;
-	rc = MID_OK;
-out:
-	mid_store_qend(st, a);
-	mid_store_qend(st, b);
-	return rc;
+	return mid_store_value_free_list(st, format, facility_code, from, to, 1, card_number, &n,
+	                                 err);
 }
 
 int mid_store_value_free_list(mid_store_t *st, const char *format, int64_t facility_code,

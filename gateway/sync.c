@@ -124,24 +124,17 @@ static int sy_rehash(sy_table_t *t, size_t nslots)
 	return MID_OK;
 }
 
-/* Make room for n entries and pool bytes at once (before loading the links):
- * no rehash and no realloc copy while a million links are loaded. */
-static int sy_reserve(sy_table_t *t, size_t n, size_t pool)
+/* Grow the entry array to at least `ents` and the key pool to at least
+ * `pool` bytes (exact sizes: the callers choose the growth). */
+static int sy_grow(sy_table_t *t, size_t ents, size_t pool)
 {
-	size_t nslots = 1024;
-	if (n >= UINT32_MAX / 4)
-		return MID_OK;        /* sy_add refuses such sizes anyway */
-	while (nslots < (n + 1) * 2)
-		nslots *= 2;
-	if (nslots > t->nslots && sy_rehash(t, nslots))
-		return MID_ENOMEM;
-	if (n > t->cap) {
-		sy_ent_t *ne = realloc(t->ents, n * sizeof *ne);
+	if (ents > t->cap) {
+		sy_ent_t *ne = realloc(t->ents, ents * sizeof *ne);
 		if (!ne)
 			return MID_ENOMEM;
 		t->ents = ne;
-		t->cap = n;
-		sy_huge(ne, n * sizeof *ne);
+		t->cap = ents;
+		sy_huge(ne, ents * sizeof *ne);
 	}
 	if (pool > t->pcap) {
 		char *np = realloc(t->pool, pool);
@@ -154,6 +147,20 @@ static int sy_reserve(sy_table_t *t, size_t n, size_t pool)
 	return MID_OK;
 }
 
+/* Make room for n entries and pool bytes at once (before loading the links):
+ * no rehash and no realloc copy while a million links are loaded. */
+static int sy_reserve(sy_table_t *t, size_t n, size_t pool)
+{
+	size_t nslots = 1024;
+	if (n >= UINT32_MAX / 4)
+		return MID_OK;        /* sy_add refuses such sizes anyway */
+	while (nslots < (n + 1) * 2)
+		nslots *= 2;
+	if (nslots > t->nslots && sy_rehash(t, nslots))
+		return MID_ENOMEM;
+	return sy_grow(t, n, pool);
+}
+
 /* Add a key known to be absent; returns the entry or NULL (no memory). */
 static sy_ent_t *sy_add(sy_table_t *t, const char *key)
 {
@@ -162,25 +169,14 @@ static sy_ent_t *sy_add(sy_table_t *t, const char *key)
 		return NULL;
 	if ((t->n + 1) * 2 > t->nslots && sy_rehash(t, t->nslots ? t->nslots * 2 : 1024))
 		return NULL;
-	if (t->n == t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 1024;
-		sy_ent_t *ne = realloc(t->ents, nc * sizeof *ne);
-		if (!ne)
-			return NULL;
-		t->ents = ne;
-		t->cap = nc;
-		sy_huge(ne, nc * sizeof *ne);
-	}
-	if (t->plen + kl > t->pcap) {
-		size_t nc = t->pcap ? t->pcap * 2 : 65536;
-		while (nc < t->plen + kl)
-			nc *= 2;
-		char *np = realloc(t->pool, nc);
-		if (!np)
-			return NULL;
-		t->pool = np;
-		t->pcap = nc;
-	}
+	size_t ec = t->cap, pc = t->pcap;
+	if (t->n == ec)
+		ec = ec ? ec * 2 : 1024;
+	if (t->plen + kl > pc)
+		for (pc = pc ? pc * 2 : 65536; pc < t->plen + kl;)
+			pc *= 2;
+	if (sy_grow(t, ec, pc))
+		return NULL;
 	memcpy(t->pool + t->plen, key, kl);
 	sy_ent_t *e = &t->ents[t->n];
 	memset(e, 0, sizeof *e);
