@@ -163,9 +163,13 @@ static int sq_open(const char *target, unsigned flags, int busy_timeout_ms,
 	 * import's links statement its spills (0.8 s of 1M rows) but held a dry
 	 * run's savepoint journals in memory (1M-row dry run 145 MB and 42 s
 	 * instead of 95 MB and 13 s); a larger SQLITE_CONFIG_STMTJRNL_SPILL
-	 * made SQLite 3.40 fail a dry run's savepoints with SQLITE_FULL. */
+	 * made SQLite 3.40 fail a dry run's savepoints with SQLITE_FULL.
+	 * A 24 MiB page cache: it holds the one index a bulk import fills in
+	 * random order (people_email_key, 17 MB at a million people) with the
+	 * right edges of the others; 32 MiB was no faster and put a 1M-row
+	 * first import at 94-101 MiB peak RSS, over the 100 MB budget. */
 	if ((ret = sq_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
-	                   "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=5000; "
+	                   "PRAGMA cache_size=-24576; PRAGMA wal_autocheckpoint=5000; "
 	                   "PRAGMA journal_size_limit=67108864;", err)) != MID_OK)
 		goto error;
 	*out = db;

@@ -1,7 +1,7 @@
 /* gateway/sync.c -- the sync engine (see gateway/sync.h and docs/sync.md).
  *
  * The hot path is the unchanged record: before the pull, one pass over the
- * binding's links (mid_store_link_each) loads external id -> first 16 bytes
+ * binding's links (mid_store_link_each) loads external id -> first 11 bytes
  * of the received content hash into a compact open-addressing table. A
  * record whose hash matches is only marked seen in that table; nothing is
  * written. Changed records are applied in the open batch transaction, which
@@ -24,7 +24,9 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#define SY_HASH_KEEP 16          /* bytes of the content hash kept in memory */
+#define SY_HASH_KEEP 11          /* bytes of the content hash kept in memory: 88 bits,
+                                  * so an entry is 16 bytes (a change missed only
+                                  * if a BLAKE2b-256 prefix of 88 bits repeats) */
 #define SY_EXAMPLES 5
 #define SY_BATCH 1000
 #define SY_GROUP_WRITES 20000    /* changed records that make a commit worth it */
@@ -45,9 +47,10 @@ enum { SY_E_RECV = 1, SY_E_SEEN = 2, SY_E_OLD = 4 /* existed before the run */ }
 
 typedef struct sy_ent {
 	uint32_t ext;            /* offset of the external id in the string pool */
-	uint32_t flags;
+	unsigned char flags;
 	unsigned char rh[SY_HASH_KEEP];
 } sy_ent_t;
+_Static_assert(sizeof(sy_ent_t) == 16, "a link table entry is 16 bytes");
 
 typedef struct sy_table {
 	sy_ent_t *ents;

@@ -82,11 +82,11 @@ fi
 people=$(sqlite3 "$W/i/store.db" 'select count(*) from people')
 
 printf 'rows               %s (people in the store: %s)\n' "$ROWS" "$people"
-printf 'sqlite3 .import    %6.2f s  cpu %6.2f s  peak %6.1f MB\n' "$t_sql" "$c_sql" \
+printf 'sqlite3 .import    %6.2f s  cpu %6.2f s  peak %6.1f MiB\n' "$t_sql" "$c_sql" \
 	"$(echo "$r_sql/1024" | bc -l)"
-printf 'first import       %6.2f s  cpu %6.2f s  peak %6.1f MB  ratio %.2fx, cpu %.2fx (target <= 2.0x)\n' \
+printf 'first import       %6.2f s  cpu %6.2f s  peak %6.1f MiB  ratio %.2fx, cpu %.2fx (target <= 2.0x)\n' \
 	"$t_first" "$c_first" "$(echo "$r_first/1024" | bc -l)" "$(echo "$t_first/$t_sql" | bc -l)" \
 	"$(echo "$c_first/$c_sql" | bc -l)"
-printf 're-import          %6.2f s  cpu %6.2f s  peak %6.1f MB  ratio %.2fx, cpu %.2fx (target <= 1.0x)\n' \
+printf 're-import          %6.2f s  cpu %6.2f s  peak %6.1f MiB  ratio %.2fx, cpu %.2fx (target <= 1.0x)\n' \
 	"$t_again" "$c_again" "$(echo "$r_again/1024" | bc -l)" "$(echo "$t_again/$t_sql" | bc -l)" \
 	"$(echo "$c_again/$c_sql" | bc -l)"
