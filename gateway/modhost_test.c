@@ -50,8 +50,8 @@ int main(void)
 	mid_log_init("modhost_test", MID_LOGT_STDERR, MID_LOG_ERR);
 	ok(mid_modhost_new(dirs, 2, &mh, &err) == MID_OK, "host created");
 
-	expect_refused(mh, "badabi", "ABI 2.0 is not supported by this gateway (ABI 1.0)");
-	expect_refused(mh, "newminor", "ABI 1.7 is newer than this gateway's ABI 1.0");
+	expect_refused(mh, "badabi", "ABI 2.1 is not supported by this gateway (ABI 1.1)");
+	expect_refused(mh, "newminor", "ABI 1.8 is newer than this gateway's ABI 1.1");
 	expect_refused(mh, "small", "descriptor size 16");
 	expect_refused(mh, "nosym", "symbol \"mid_connector\" is missing");
 	expect_refused(mh, "caps", "declares the push capability but its push function is missing");

@@ -1581,6 +1581,16 @@ static int sy_sink_reject(void *ctx, uint64_t pos, const char *column, const cha
 	return MID_OK;
 }
 
+/* The connector is about to act on the source (archive the file): commit
+ * the grouped checkpoints now, so that nothing it archives is still only
+ * in an open transaction. */
+static int sy_sink_commit(void *ctx, mid_error_t *err)
+{
+	sy_run_t *R = ctx;
+	(void)err;   /* errors go to the run's error, like every sink callback */
+	return sy_commit(R, 1);
+}
+
 static int sy_sink_checkpoint(void *ctx, const char *cursor, mid_error_t *err)
 {
 	sy_run_t *R = ctx;
@@ -1802,7 +1812,7 @@ int mid_sync_run(mid_instance_t *in, const char *name, const mid_sync_opts_t *op
 	if (R.b->direction & MID_DIRECTION_INBOUND) {
 		const mid_connector_t *d = &R.conn->mod->desc;
 		mid_pull_sink_t sink = { &R, sy_sink_record, sy_sink_reject, sy_sink_checkpoint,
-		                         sy_sink_progress };
+		                         sy_sink_progress, sy_sink_commit };
 		mid_pull_req_t req = { MID_PULL_FULL, NULL, R.o->dry_run };
 		if (!d->pull) {
 			rc = mid_error_set(err, MID_ENOTSUP, 0, "binding %s: connector %s cannot pull "

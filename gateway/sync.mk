@@ -19,6 +19,8 @@ gateway_outbox_test_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
 gateway_outbox_test_LDADD = gateway/libmidcore.la
 
 # Integration tests (shell, TAP) of the sync engine with the CSV connector.
-TESTS += tests/integration/sync_csv.sh tests/integration/sync_crash.sh
+TESTS += tests/integration/sync_csv.sh tests/integration/sync_crash.sh \
+	tests/integration/sync_archive.sh
 EXTRA_DIST += tests/integration/sync_csv.sh tests/integration/sync_crash.sh \
+	tests/integration/sync_archive.sh \
 	tests/bench/bench_csv_import.sh

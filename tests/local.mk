@@ -2,7 +2,7 @@
 # the summary runner. Unit tests live next to the code they test.
 check_LTLIBRARIES = tests/modules/bk_badabi.la tests/modules/bk_newminor.la \
 	tests/modules/bk_small.la tests/modules/bk_nosym.la tests/modules/bk_caps.la \
-	tests/modules/bk_failopen.la
+	tests/modules/bk_failopen.la tests/preload/kill_after_rename.la
 BK_FLAGS = -avoid-version -no-undefined -shared -rpath /nowhere \
 	-export-symbols-regex '^mid_connector$$' $(SAN_LDFLAGS)
 tests_modules_bk_badabi_la_SOURCES = tests/modules/broken.c
@@ -24,6 +24,11 @@ tests_modules_bk_caps_la_LDFLAGS = -module $(BK_FLAGS)
 tests_modules_bk_failopen_la_SOURCES = tests/modules/broken.c
 tests_modules_bk_failopen_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_FAILOPEN -DBROKEN_NAME='"failopen"'
 tests_modules_bk_failopen_la_LDFLAGS = -module $(BK_FLAGS)
+
+# An LD_PRELOAD shim that kills the process right after a rename (crash tests).
+tests_preload_kill_after_rename_la_SOURCES = tests/preload/kill_after_rename.c
+tests_preload_kill_after_rename_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
+	$(SAN_LDFLAGS)
 
 # Shell integration tests of the CLI and the daemon.
 TESTS += tests/integration/cli_basics.sh tests/integration/daemon.sh tests/integration/daemon_sync.sh

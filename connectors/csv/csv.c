@@ -1643,6 +1643,11 @@ static int cv_pull(void *instance, const mid_pull_req_t *req, const mid_pull_sin
 	if ((rc = cv_checkpoint(R, last_line)) < 0)
 		goto out;
 	if (!req->dry_run) {
+		/* the host may still hold the last rows in an open transaction:
+		 * they must be stored before the file leaves the inbox, or a
+		 * crash or a failed commit now would archive rows never applied */
+		if (sink->commit && (rc = sink->commit(sink->ctx, err)) < 0)
+			goto out;
 		if ((rc = cv_choose_base(R, 0)) < 0 || (rc = cv_finish_rejects(R)) < 0 ||
 		    (rc = cv_write_report(R, "ok", NULL)) < 0 || (rc = cv_archive_file(R)) < 0)
 			goto out;

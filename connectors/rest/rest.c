@@ -2732,7 +2732,7 @@ static int rs_test(void *inst, mid_check_t *checks, size_t max, size_t *n, mid_e
 	rs_resp_clear(&r);
 
 	/* one record of the list: needs authentication and read permission */
-	mid_pull_sink_t sink = { &seen, rs_test_sink_record, NULL, NULL, NULL };
+	mid_pull_sink_t sink = { &seen, rs_test_sink_record, NULL, NULL, NULL, NULL };
 	rs_pull_t P;
 	memset(&P, 0, sizeof P);
 	P.in = in;

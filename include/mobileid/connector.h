@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define MID_CONNECTOR_ABI_MAJOR 1
-#define MID_CONNECTOR_ABI_MINOR 0
+#define MID_CONNECTOR_ABI_MINOR 1
 /* The one symbol a module exports. */
 #define MID_CONNECTOR_SYMBOL "mid_connector"
 
@@ -119,10 +119,20 @@ typedef struct mid_pull_sink {
 	              const char *reason, const char *raw, mid_error_t *err);
 	/* Everything delivered so far is consistent and, once the host has
 	 * stored it, the source may be resumed from `cursor`. The host commits
-	 * the records and the cursor in one transaction. */
+	 * the records and the cursor in one transaction, but may group several
+	 * checkpoints into one commit: a checkpoint that has returned is not
+	 * yet durable (see commit). */
 	int (*checkpoint)(void *ctx, const char *cursor, mid_error_t *err);
 	/* Progress for a person: done and total units (total 0 if unknown). */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	/* (ABI 1.1) Store everything delivered up to the last checkpoint now:
+	 * when this returns MID_OK, those records and that cursor are durable.
+	 * A connector calls it before anything it cannot take back on the
+	 * source (moving a file to the archive, acknowledging a queue); an
+	 * error means the host could not store them, and the connector must
+	 * leave the source as it is. NULL when the host has nothing pending
+	 * (a host that commits every checkpoint). */
+	int (*commit)(void *ctx, mid_error_t *err);
 } mid_pull_sink_t;
 
 /* After a pull returns MID_OK the connector says what it delivered. */

@@ -53,10 +53,10 @@ t_ok "config check --json is valid JSON" python3 -c "import json,sys; d=json.loa
 
 # connectors: lists the null module, refuses a broken one by name.
 t_ok "connectors lists modules" env MOBILEID_MODULE_PATH="$top_builddir/connectors/null/.libs" mobileidctl -c "$T/none.json" connectors
-t_grep "null connector listed with its ABI" "^null +1\.0\.0 +1\.0 " "$T/last.out"
+t_grep "null connector listed with its ABI" "^null +1\.0\.0 +1\.1 " "$T/last.out"
 mkdir -p "$T/mods" && cp "$top_builddir/tests/modules/.libs/bk_badabi.so" "$T/mods/"
 t_fails "a broken module makes connectors fail" env MOBILEID_MODULE_PATH="$T/mods" mobileidctl -c "$T/none.json" connectors
-t_grep "broken module named with both ABI versions" "bk_badabi.so: connector ABI 2.0 is not supported by this gateway \(ABI 1.0\)" "$T/last.out"
+t_grep "broken module named with both ABI versions" "bk_badabi.so: connector ABI 2.1 is not supported by this gateway \(ABI 1.1\)" "$T/last.out"
 
 # Module exports: every connector module exports only its descriptor.
 for so in "$top_builddir"/connectors/*/.libs/*.so; do
