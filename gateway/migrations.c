@@ -218,8 +218,16 @@ static int m2_fixup(mid_store_t *st, mid_error_t *err)
 	return rc;
 }
 
+/* Version 3: links.push_hash, the hash of the request the outbox last
+ * pushed for the link (gateway/outbox.c ob_push_hash): a push that would
+ * send exactly that again is skipped. NULL (every link of an older store)
+ * means "not known": the next push goes out. */
+static const char m3[] =
+	"ALTER TABLE links ADD COLUMN push_hash BLOB;\n";
+
 const mid_migration_t mid_migrations[] = {
 	{ 1, "initial schema", m1, NULL },
 	{ 2, "email hash index, pacs_values without rowid", m2, m2_fixup },
+	{ 3, "links.push_hash: hash of the last pushed request", m3, NULL },
 };
 const size_t mid_nmigrations = sizeof mid_migrations / sizeof mid_migrations[0];

@@ -158,13 +158,148 @@ typedef struct ob_done {
 	int op;
 	char person_id[MID_ID_LEN];
 	char external_id[256];
-	unsigned char hash[MID_HASH_LEN];
+	unsigned char hash[MID_HASH_LEN];   /* canon over the inbound fields: sent_hash */
+	unsigned char push[MID_HASH_LEN];   /* the request (ob_push_hash): push_hash */
 	char etag[128];
 	int new_link;
 } ob_done_t;
 
-/* Record successful pushes: entries done, links get the sent hash (and
- * new links their external id). One transaction. */
+/* ---- the push hash ---------------------------------------------------------
+ *
+ * What a link's push_hash covers: exactly what the connector is given for
+ * an upsert, i.e. the fields after the outbound mapping (target names, in
+ * mapping order, and their values after transforms, constants included),
+ * plus the connector's name and effective settings, whose templates and
+ * vars shape the request (a Gallagher profile builds its PATCH from them).
+ * Hashing the mapped fields rather than the canon over
+ * mid_mapper_outbound_fields() makes the hash follow a changed mapping
+ * (a constant, a transform, a new target) as well as changed values, and
+ * it leaves out what the request never carries: the credentials' ids,
+ * pending or revoked credentials, timestamps, canonical fields no rule
+ * reads. The card numbers of the active Mobile IDs are in it (the payload's
+ * credentials become card_number etc. in the canon, and the mapping sends
+ * them). The external id is not: the hash is stored on the link of that
+ * id. A change of the settings (even one that does not shape requests,
+ * such as a timeout) makes every link's next push go out once: a cost
+ * taken so that a changed template is never skipped. */
+static int ob_settings_hash(const mid_conn_t *conn, unsigned char out[MID_HASH_LEN],
+                            mid_error_t *err)
+{
+	crypto_generichash_state h;
+	char *js = NULL;
+	if (conn->eff.settings &&
+	    !(js = json_dumps(conn->eff.settings, JSON_COMPACT | JSON_SORT_KEYS)))
+		return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+	crypto_generichash_init(&h, NULL, 0, MID_HASH_LEN);
+	crypto_generichash_update(&h, (const unsigned char *)conn->eff.connector,
+	                          strlen(conn->eff.connector) + 1);
+	if (js)
+		crypto_generichash_update(&h, (const unsigned char *)js, strlen(js));
+	crypto_generichash_final(&h, out, MID_HASH_LEN);
+	free(js);
+	return MID_OK;
+}
+
+static void ob_h_str(crypto_generichash_state *h, const char *v)
+{
+	size_t l = v ? strlen(v) : 0;
+	unsigned char b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)((uint64_t)l >> (8 * i));
+	crypto_generichash_update(h, b, sizeof b);
+	if (l)
+		crypto_generichash_update(h, (const unsigned char *)v, l);
+}
+
+/* The push hash of an upsert of `fields` (mapped) through a connector whose
+ * settings hash is `sh`. Lengths prefix every name, value and list, so no
+ * two different requests serialise alike. */
+static void ob_push_hash(const unsigned char sh[MID_HASH_LEN], const mid_field_t *fields,
+                         size_t nf, unsigned char out[MID_HASH_LEN])
+{
+	static const char tag[] = "mobileid push v1";
+	crypto_generichash_state h;
+	char n[24];
+	crypto_generichash_init(&h, NULL, 0, MID_HASH_LEN);
+	crypto_generichash_update(&h, (const unsigned char *)tag, sizeof tag);
+	crypto_generichash_update(&h, sh, MID_HASH_LEN);
+	snprintf(n, sizeof n, "%zu", nf);
+	ob_h_str(&h, n);
+	for (size_t i = 0; i < nf; i++) {
+		ob_h_str(&h, fields[i].name);
+		snprintf(n, sizeof n, "%zu", fields[i].nvalues);
+		ob_h_str(&h, n);
+		for (size_t k = 0; k < fields[i].nvalues; k++)
+			ob_h_str(&h, fields[i].values[k]);
+	}
+	crypto_generichash_final(&h, out, MID_HASH_LEN);
+}
+
+/* The people this pass pushed (person id -> last index in done; a person
+ * has at most one link per binding): the store's links change only when
+ * the pass commits, so a later entry for the same person compares with
+ * what this pass sent (a rename and its undo queued together must both go
+ * out) and uses the external id a create in this pass returned (instead of
+ * creating the record twice, or skipping a delete as "never pushed").
+ * Open addressing, at most half full. */
+typedef struct ob_seen {
+	uint32_t *slots;   /* index in done + 1; 0 = empty */
+	size_t nslots;     /* a power of two */
+} ob_seen_t;
+
+static size_t ob_strhash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void ob_seen_put(ob_seen_t *t, const ob_done_t *done, size_t i)
+{
+	size_t k = ob_strhash(done[i].person_id) & (t->nslots - 1);
+	while (t->slots[k] && strcmp(done[t->slots[k] - 1].person_id, done[i].person_id))
+		k = (k + 1) & (t->nslots - 1);
+	t->slots[k] = (uint32_t)(i + 1);
+}
+
+/* Record done[ndone - 1]; MID_ENOMEM when the table cannot grow. */
+static int ob_seen_add(ob_seen_t *t, const ob_done_t *done, size_t ndone)
+{
+	if (!done[ndone - 1].person_id[0])
+		return MID_OK;
+	if (2 * ndone > t->nslots) {
+		size_t ns = t->nslots ? 2 * t->nslots : 128;
+		uint32_t *sl;
+		while (2 * ndone > ns)
+			ns *= 2;
+		if (ndone >= UINT32_MAX || !(sl = calloc(ns, sizeof *sl)))
+			return MID_ENOMEM;
+		free(t->slots);
+		t->slots = sl;
+		t->nslots = ns;
+		for (size_t i = 0; i + 1 < ndone; i++)
+			if (done[i].person_id[0])
+				ob_seen_put(t, done, i);
+	}
+	ob_seen_put(t, done, ndone - 1);
+	return MID_OK;
+}
+
+static const ob_done_t *ob_seen_find(const ob_seen_t *t, const ob_done_t *done,
+                                     const char *person_id)
+{
+	if (!t->nslots || !person_id[0])
+		return NULL;
+	size_t k = ob_strhash(person_id) & (t->nslots - 1);
+	for (; t->slots[k]; k = (k + 1) & (t->nslots - 1))
+		if (strcmp(done[t->slots[k] - 1].person_id, person_id) == 0)
+			return &done[t->slots[k] - 1];
+	return NULL;
+}
+
+/* Record successful pushes: entries done, links get the sent hash and the
+ * push hash (and new links their external id). One transaction. */
 static int ob_commit(mid_store_t *st, const mid_config_binding_t *b, ob_done_t *d, size_t n,
                      mid_error_t *err)
 {
@@ -201,13 +336,17 @@ static int ob_commit(mid_store_t *st, const mid_config_binding_t *b, ob_done_t *
 			memcpy(l.person_id, d[i].person_id, MID_ID_LEN);
 			memcpy(l.sent_hash, d[i].hash, MID_HASH_LEN);
 			l.has_sent = 1;
+			memcpy(l.push_hash, d[i].push, MID_HASH_LEN);
+			l.has_push = 1;
 			snprintf(l.etag, sizeof l.etag, "%s", d[i].etag);
 			if ((rc = mid_store_link_upsert(st, &l, err)))
 				goto fail;
 		} else if ((rc = mid_store_link_set_sent(st, b->name, d[i].external_id, d[i].hash,
-		                                         d[i].etag[0] ? d[i].etag : NULL, err)) &&
-		           rc != MID_ENOTFOUND) {
-			goto fail;
+		                                         d[i].etag[0] ? d[i].etag : NULL, err)) ||
+		           (rc = mid_store_link_set_push(st, b->name, d[i].external_id, d[i].push,
+		                                         err))) {
+			if (rc != MID_ENOTFOUND)   /* ENOTFOUND: the link was removed meanwhile */
+				goto fail;
 		}
 	}
 	return mid_store_commit(st, err);
@@ -245,6 +384,8 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 	mid_arena_t arena = { NULL };
 	ob_done_t *done = NULL;
 	size_t ndone = 0, capdone = 0;
+	ob_seen_t seen = { NULL, 0 };
+	unsigned char shash[MID_HASH_LEN];
 	int64_t count = 0, now = mid_store_now(st);
 	int rc;
 
@@ -259,9 +400,20 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 		                     "the binding's direction to inbound)", b->name, d->name);
 	if ((rc = mid_mapper_compile(conn->eff.mapping, &map, err)))
 		return rc;
+	/* Echo suppression compares the canon over the inbound fields with the
+	 * link's sent and received hashes. When the push sends card fields the
+	 * inbound side does not cover (the card numbers of the person's active
+	 * Mobile IDs, which a PACS keeps as cards but never sends back), an
+	 * equal inbound hash proves nothing (e.g. after a revoke): such a
+	 * binding skips a push only when its request would be the same as the
+	 * last successful one (the link's push hash). */
 	const int echo_ok = !(mid_mapper_outbound_fields(map) & ~mid_mapper_inbound_fields(map) &
 	                      (1u << MID_CF_CARD_NUMBER | 1u << MID_CF_FACILITY_CODE |
 	                       1u << MID_CF_CARD_FORMAT));
+	if ((rc = ob_settings_hash(conn, shash, err))) {
+		mid_mapper_free(map);
+		return rc;
+	}
 	for (;;) {
 		mid_outbox_entry_t e;
 		mid_canon_t c;
@@ -273,8 +425,9 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 		mid_push_result_t pres;
 		mid_error_t perr = { 0 };
 		ob_done_t od;
-		int has_sent = 0, has_recv = 0;
-		unsigned char sent[MID_HASH_LEN], recv[MID_HASH_LEN];
+		const ob_done_t *prev;
+		int has_sent = 0, has_recv = 0, has_push = 0;
+		unsigned char sent[MID_HASH_LEN], recv[MID_HASH_LEN], push[MID_HASH_LEN];
 
 		if (max > 0 && count >= max)
 			break;
@@ -306,12 +459,25 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 				snprintf(od.external_id, sizeof od.external_id, "%s", ls[i].external_id);
 				has_sent = ls[i].has_sent;
 				has_recv = ls[i].has_recv;
+				has_push = ls[i].has_push;
 				memcpy(sent, ls[i].sent_hash, MID_HASH_LEN);
 				memcpy(recv, ls[i].recv_hash, MID_HASH_LEN);
+				memcpy(push, ls[i].push_hash, MID_HASH_LEN);
 			}
 		if (!od.external_id[0] && json_is_string(json_object_get(pj, "external_id")))
 			snprintf(od.external_id, sizeof od.external_id, "%s",
 			         json_string_value(json_object_get(pj, "external_id")));
+		/* pushed earlier in this pass: the PACS has that now, whatever
+		 * the store says until the pass commits */
+		prev = ob_seen_find(&seen, done, od.person_id);
+		if (prev && prev->external_id[0] &&
+		    (!od.external_id[0] || !strcmp(prev->external_id, od.external_id))) {
+			snprintf(od.external_id, sizeof od.external_id, "%s", prev->external_id);
+			has_recv = 0;
+			has_sent = has_push = prev->op == MID_OP_UPSERT;
+			memcpy(sent, prev->hash, MID_HASH_LEN);
+			memcpy(push, prev->push, MID_HASH_LEN);
+		}
 		if (e.op == MID_OP_DELETE && !od.external_id[0]) {
 			/* the PACS never had this person: nothing to remove */
 			stats->skipped++;
@@ -322,10 +488,7 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 		if ((rc = mid_canon_from_json(pj, &arena, &c, err)))
 			goto next;
 		mid_canon_hash(&c, mid_mapper_inbound_fields(map), od.hash);
-		/* the hash covers the inbound fields only: when the push sends
-		 * more (the card numbers of the person's active Mobile IDs, which
-		 * a PACS keeps as cards but never sends back), an equal hash
-		 * proves nothing, e.g. after a revoke */
+		/* the hash covers the inbound fields only: see echo_ok */
 		if (e.op == MID_OP_UPSERT && echo_ok &&
 		    ((has_sent && !memcmp(sent, od.hash, MID_HASH_LEN)) ||
 		     (has_recv && !memcmp(recv, od.hash, MID_HASH_LEN)))) {
@@ -337,6 +500,16 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 		if ((rc = mid_mapper_outbound(map, &c, &fields, &nf, &perr))) {
 			rc = ob_failed(st, bo, &e, &perr, now, stats, err);
 			goto next;
+		}
+		if (e.op == MID_OP_UPSERT) {
+			ob_push_hash(shash, fields, nf, od.push);
+			if (!echo_ok && has_push && !memcmp(push, od.push, MID_HASH_LEN)) {
+				/* the same request as the last successful push:
+				 * nothing the PACS would be told has changed */
+				stats->skipped++;
+				rc = mid_store_outbox_done(st, e.id, err);
+				goto next;
+			}
 		}
 		{
 			mid_record_t rec = { e.op, od.external_id, e.op == MID_OP_DELETE ? NULL : fields,
@@ -366,6 +539,10 @@ int mid_outbox_push(mid_instance_t *in, const mid_config_binding_t *b, mid_conn_
 			capdone = nc;
 		}
 		done[ndone++] = od;
+		if (ob_seen_add(&seen, done, ndone)) {
+			rc = mid_error_set(err, MID_ENOMEM, 0, "out of memory");
+			goto next;
+		}
 		/* the entry stays pending until flush made it durable: keep it out
 		 * of next_due by scheduling it a little later for now */
 		rc = mid_store_outbox_retry_later(st, e.id, now + 1, NULL, err);
@@ -401,6 +578,7 @@ next:
 	rc = MID_OK;
 out:
 	free(done);
+	free(seen.slots);
 	mid_arena_free(&arena);
 	mid_mapper_free(map);
 	return rc;

@@ -38,7 +38,7 @@
 #define MID_HASH_LEN 32        /* BLAKE2b-256 */
 #define MID_PUBKEY_LEN 32      /* Ed25519 public key */
 #define MID_NAME_LEN 64        /* binding names, key ids, platforms, ... */
-#define MID_STORE_SCHEMA_VERSION 2
+#define MID_STORE_SCHEMA_VERSION 3
 
 typedef struct mid_store mid_store_t;
 
@@ -387,6 +387,11 @@ typedef struct mid_link {
 	int has_recv;
 	unsigned char sent_hash[MID_HASH_LEN]; /* ... and of the last one sent */
 	int has_sent;
+	/* hash of the whole request the outbox last pushed successfully (the
+	 * mapped outbound fields and the connector settings, see outbox.c);
+	 * sent_hash covers the inbound fields only */
+	unsigned char push_hash[MID_HASH_LEN];
+	int has_push;
 	int64_t seen_run;                 /* run id that last saw it (mark and sweep) */
 	char etag[128];
 	int64_t updated;
@@ -404,7 +409,10 @@ int mid_store_link_lookup(mid_store_t *st, const char *binding,
                           unsigned char recv_hash[MID_HASH_LEN],
                           int64_t *link_id, mid_error_t *err);
 /* Insert or replace the link (binding, external_id); l->id and l->updated
- * are written back. */
+ * are written back. The push hash is written as given (NULL when
+ * !has_push), except that a received hash other than the sent hash clears
+ * it (and l->has_push): the PACS then holds something other than what was
+ * last pushed (a change made there), so the next push is not a repeat. */
 int mid_store_link_upsert(mid_store_t *st, mid_link_t *l, mid_error_t *err);
 /* Set seen_run = run for one link (unchanged record seen again). */
 int mid_store_link_mark_seen(mid_store_t *st, const char *binding,
@@ -415,6 +423,11 @@ int mid_store_link_set_sent(mid_store_t *st, const char *binding,
                             const char *external_id,
                             const unsigned char hash[MID_HASH_LEN],
                             const char *etag, mid_error_t *err);
+/* Set (hash) or clear (NULL) the push hash after a successful push. */
+int mid_store_link_set_push(mid_store_t *st, const char *binding,
+                            const char *external_id,
+                            const unsigned char *hash /* MID_HASH_LEN or NULL */,
+                            mid_error_t *err);
 int mid_store_link_remove(mid_store_t *st, const char *binding,
                           const char *external_id, mid_error_t *err);
 /* Links of a person (any binding; indexed; in no particular order). */

@@ -10,7 +10,7 @@
 #define INV_COLS "id, person_id, credential_id, code_hash, expires, used, attempts, " \
 	"delivery, created"
 #define LINK_COLS "id, binding, external_id, person_id, recv_hash, sent_hash, seen_run, " \
-	"etag, updated"
+	"etag, updated, push_hash"
 #define OUTBOX_COLS "id, binding, person_id, op, payload, attempts, next_attempt_at, " \
 	"state, last_error, created, updated"
 #define RUN_COLS "id, binding, started, finished, status, dry_run, counts, message"
@@ -108,7 +108,7 @@ SQ(LINK_GET, "SELECT " LINK_COLS " FROM links WHERE binding=? AND external_id=?"
 SQ(LINK_LOOKUP, "SELECT id, person_id, recv_hash FROM links WHERE binding=? AND "
    "external_id=?")
 SQ(LINK_UPDATE, "UPDATE links SET person_id=?, recv_hash=?, sent_hash=?, seen_run=?, "
-   "etag=?, updated=? WHERE binding=? AND external_id=?")
+   "etag=?, updated=?, push_hash=? WHERE binding=? AND external_id=?")
 SQ(LINK_INSERT, "INSERT INTO links (binding, external_id, person_id, recv_hash, sent_hash, "
    "seen_run, etag, updated) VALUES (?,?,?,?,?,?,?,?)")
 SQ(LINK_SEEN, "UPDATE links SET seen_run=? WHERE binding=? AND external_id=?")
@@ -144,6 +144,9 @@ SQ(PACS_ADD32, "INSERT OR FAIL INTO pacs_values (binding, format, facility_code,
    "VALUES " SQ_X32(PACS_ROW) " ON CONFLICT DO NOTHING")
 SQ(LINK_SET_SENT, "UPDATE links SET sent_hash=?, etag=COALESCE(?, etag), updated=? "
    "WHERE binding=? AND external_id=?")
+/* Separate from LINK_INSERT, whose column list the bulk import's
+ * LINK_INSERT8/32 share (store_people.c bind_link): a new link has none. */
+SQ(LINK_SET_PUSH, "UPDATE links SET push_hash=? WHERE binding=? AND external_id=?")
 SQ(LINK_REMOVE, "DELETE FROM links WHERE binding=? AND external_id=?")
 SQ(LINK_LIST_PERSON, "SELECT " LINK_COLS " FROM links WHERE person_id=?")
 SQ(LINK_SWEEP_COUNT, "SELECT COUNT(*), SUM(CASE WHEN seen_run < ? THEN 1 ELSE 0 END) "

@@ -40,6 +40,7 @@ static void link_row(mid_store_t *st, mid_db_stmt_t *s, mid_link_t *l)
 	l->seen_run = COLI(s, 6);
 	COLT(s, 7, l->etag);
 	l->updated = COLI(s, 8);
+	l->has_push = mid_store_colblob(st, s, 9, l->push_hash, MID_HASH_LEN);
 }
 
 int mid_store_link_get(mid_store_t *st, const char *binding, const char *external_id,
@@ -86,7 +87,7 @@ int mid_store_link_lookup(mid_store_t *st, const char *binding, const char *exte
 
 int mid_store_link_upsert(mid_store_t *st, mid_link_t *l, mid_error_t *err)
 {
-	const void *rh, *sh;
+	const void *rh, *sh, *ph;
 	mid_db_stmt_t *s;
 	int64_t n = 0;
 	int rc, found = 0;
@@ -95,13 +96,19 @@ int mid_store_link_upsert(mid_store_t *st, mid_link_t *l, mid_error_t *err)
 	    (rc = mid_store_chklen("external_id", l->external_id, sizeof l->external_id, err)))
 		return rc;
 	l->updated = mid_store_now(st);
+	/* a record received from the PACS that is not the echo of the last
+	 * push: the PACS changed since, what it holds is no longer known */
+	if (l->has_push && l->has_recv &&
+	    (!l->has_sent || memcmp(l->recv_hash, l->sent_hash, MID_HASH_LEN) != 0))
+		l->has_push = 0;
 	rh = l->has_recv ? (const void *)l->recv_hash : NULL;
 	sh = l->has_sent ? (const void *)l->sent_hash : NULL;
+	ph = l->has_push ? (const void *)l->push_hash : NULL;
 	/* UPDATE, then INSERT when nothing matched: no RETURNING on this hot
 	 * path (see db.h last_insert_id). The caller's transaction, or the
 	 * UNIQUE constraint, keeps two writers from inserting the same link. */
-	rc = Q(st, MID_SQ_LINK_UPDATE, &s, err, "thhititt", l->person_id, rh, sh, l->seen_run,
-	       l->etag, l->updated, l->binding, l->external_id);
+	rc = Q(st, MID_SQ_LINK_UPDATE, &s, err, "thhitihtt", l->person_id, rh, sh, l->seen_run,
+	       l->etag, l->updated, ph, l->binding, l->external_id);
 	if (rc || (rc = mid_store_qdone(st, s, &n, err)))
 		return rc;
 	if (n > 0)
@@ -112,6 +119,11 @@ int mid_store_link_upsert(mid_store_t *st, mid_link_t *l, mid_error_t *err)
 	if (rc || (rc = mid_store_qdone(st, s, NULL, err)))
 		return rc;
 	l->id = st->drv->last_insert_id(st->db);
+	/* LINK_INSERT has no push_hash (its column list is the bulk import's):
+	 * only the outbox makes a link with one, after the push that created
+	 * the record */
+	if (ph)
+		return mid_store_link_set_push(st, l->binding, l->external_id, ph, err);
 	return MID_OK;
 }
 
@@ -130,6 +142,15 @@ int mid_store_link_set_sent(mid_store_t *st, const char *binding, const char *ex
 	mid_db_stmt_t *s;
 	int rc = Q(st, MID_SQ_LINK_SET_SENT, &s, err, "htitt", (const void *)hash, etag,
 	           mid_store_now(st), binding, external_id);
+	return rc ? rc : write1(st, s, "link", external_id, err);
+}
+
+int mid_store_link_set_push(mid_store_t *st, const char *binding, const char *external_id,
+                            const unsigned char *hash, mid_error_t *err)
+{
+	mid_db_stmt_t *s;
+	int rc = Q(st, MID_SQ_LINK_SET_PUSH, &s, err, "htt", (const void *)hash, binding,
+	           external_id);
 	return rc ? rc : write1(st, s, "link", external_id, err);
 }
 

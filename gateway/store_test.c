@@ -869,6 +869,66 @@ static void test_upgrade_v1(void)
 	}
 }
 
+/* A store made by version 2 of the schema (migrations 1 and 2's own SQL)
+ * with a person and a link is upgraded on open: the link keeps its hashes
+ * and gets the new push_hash column, empty (the next push goes out). */
+static void test_upgrade_v2(void)
+{
+	const char *p = path_in("v2.db");
+	sqlite3 *db = NULL;
+	mid_store_t *st = NULL;
+	mid_error_t err;
+	mid_link_t l;
+	unsigned char h[MID_HASH_LEN];
+	char *sql;
+
+	if (sqlite3_open(p, &db) != SQLITE_OK) {
+		ok(0, "create a version 2 store");
+		return;
+	}
+	sql = sqlite3_mprintf("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+	                      "name TEXT NOT NULL, applied INTEGER NOT NULL); %s %s "
+	                      "INSERT INTO schema_version VALUES (1, 'initial schema', 0), "
+	                      "(2, 'email hash index, pacs_values without rowid', 0); "
+	                      "INSERT INTO people (id, employee_id, status, created, updated) "
+	                      "VALUES ('p1', 'E1', 'active', 1, 1); "
+	                      "INSERT INTO links (binding, external_id, person_id, recv_hash, "
+	                      "sent_hash, seen_run, etag, updated) VALUES ('pacs', 'x1', 'p1', "
+	                      "zeroblob(32), NULL, 4, 'v9', 1);",
+	                      mid_migrations[0].sql, mid_migrations[1].sql);
+	ok(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "a version 2 store with a link");
+	sqlite3_free(sql);
+	sqlite3_close(db);
+
+	is_int(mid_store_open(p, 0, &st, &err), MID_OK, "version 2 store opens");
+	if (!st)
+		return;
+	is_int(mid_store_schema_version(st), MID_STORE_SCHEMA_VERSION, "... and migrated");
+	memset(&l, 0x5a, sizeof l);
+	is_int(mid_store_link_get(st, "pacs", "x1", &l, &err), MID_OK, "the link is kept");
+	ok(strcmp(l.person_id, "p1") == 0 && l.has_recv && !l.has_sent && l.seen_run == 4 &&
+	   strcmp(l.etag, "v9") == 0, "... with its person, hashes, run and etag");
+	ok(!l.has_push, "... and no push hash");
+	memset(h, 0x42, sizeof h);
+	is_int(mid_store_link_set_push(st, "pacs", "x1", h, &err), MID_OK, "set the push hash");
+	mid_store_link_get(st, "pacs", "x1", &l, &err);
+	ok(l.has_push && l.push_hash[0] == 0x42 && l.push_hash[31] == 0x42, "... read back");
+	is_int(mid_store_link_set_push(st, "pacs", "nope", h, &err), MID_ENOTFOUND,
+	       "set the push hash of no link: not found");
+	mid_store_close(st);
+
+	if (sqlite3_open(p, &db) == SQLITE_OK) {
+		sqlite3_stmt *q = NULL;
+		int rows = -1;
+		if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM schema_version", -1, &q, NULL) ==
+		    SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+			rows = sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+		is_int(rows, (int)mid_nmigrations, "one schema_version row per migration");
+		sqlite3_close(db);
+	}
+}
+
 /* The bulk import path: person, link and card value in one call; a second
  * link with the same external id is refused. */
 static void test_import_person(void)
@@ -1070,6 +1130,7 @@ int main(void)
 	mid_store_close(st);
 	test_hot_plans();
 	test_upgrade_v1();
+	test_upgrade_v2();
 	test_import_person();
 	test_import_people();
 	test_leases();

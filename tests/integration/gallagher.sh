@@ -8,7 +8,9 @@
 # paging; changes-feed deltas; a Mobile ID written back as a card through
 # PATCH, kept equal to the person's active Mobile IDs (read-modify-write of
 # the cardholder's cards of the mobile credential type: no second card on a
-# later update, the card of a revoked Mobile ID removed by its href).
+# later update, the card of a revoked Mobile ID removed by its href); a push
+# that would send the same request as the last one is skipped (no GET, no
+# PATCH).
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 command -v node >/dev/null 2>&1 || t_skip_all "node not installed"
 command -v openssl >/dev/null 2>&1 || t_skip_all "openssl not installed"
@@ -231,6 +233,38 @@ t_eq "the staff card of another card type is untouched" "$(node -e '
 const s = JSON.parse(require("fs").readFileSync(process.argv[1])), ch = s.cardholders.find((c) => c.id === "1010");
 console.log(ch.cards.filter((c) => c.type.href.endsWith("/api/card_types/600")).map((c) => c.number).join(" "));' "$T/state5.json")" 9001
 t_eq "outbox drained after the revoke" "$(q "select count(*) from outbox where binding='$B' and state!='done'")" 0
+
+# 9b. nothing changed: a queued push whose request would be the same as
+#     the last successful one is skipped (links.push_hash), so it costs no
+#     GET of the cards and no PATCH. The sync before it reads our own PATCH
+#     back from the changes feed: an echo, which keeps the push hash.
+mark() { curl -s -o /dev/null --cacert "$P/ca.pem" "$URL/api/__mark/$1"; }
+since() { # MARK -> "METHOD PATH" of each API request after the mark
+	sim GET /__sim/state | node -e '
+	const s = JSON.parse(require("fs").readFileSync(0)), m = "/api/__mark/" + process.argv[1];
+	const i = s.requests.map((r) => r.path).lastIndexOf(m);
+	if (i < 0) console.log("MARK-LOST");
+	for (const r of s.requests.slice(i + 1)) console.log(r.method, r.path);' "$1"
+}
+pending() { q "select count(*) from outbox where binding='$B' and state!='done'"; }
+P10="(select id from people where employee_id='E00010')"
+t_eq "the cardholder's link has a push hash" "$(q "select count(*) from links where binding='$B' and person_id=$P10 and push_hash is not null")" 1
+mark nochange1
+$C --json sync run $B >"$T/r8b.json" 2>"$T/r8b.err"
+t_eq "a sync with nothing changed exits 0" $? 0
+t_eq "... and sends no PATCH" "$(since nochange1 | grep -c -e '^PATCH' -e MARK-LOST)" 0
+t_eq "... and keeps the push hash (the PATCH read back is an echo)" "$(q "select count(*) from links where binding='$B' and person_id=$P10 and push_hash is not null")" 1
+t_ok "gateway: an update of E00010 that changes nothing queues a push" $C people update E00010 --given Twice
+t_ok "gateway: a third Mobile ID, pending (no phone yet), queues a push" $C credentials issue E00010 --facility-code 77 --card-number 4444
+t_eq "... two entries pending" "$(pending)" 2
+mark nochange2
+$C --json sync run $B >"$T/r8c.json" 2>"$T/r8c.err"
+t_eq "sync with the unchanged pushes exits 0" $? 0
+t_eq "the unchanged pushes send nothing for the cardholder (no GET of its cards, no PATCH)" \
+	"$(since nochange2 | grep -c -e '^PATCH' -e '/api/cardholders/1010' -e MARK-LOST)" 0
+t_grep "... the run pushed nothing" '"pushed": 0' "$T/r8c.json"
+t_eq "... and the entries are done" "$(pending)" 0
+t_eq "the cardholder's cards are as before" "$(cards 1010)" "4343 Active"
 
 # 10. the person is suspended in the gateway: de-authorised, and a revoke
 #     of the last Mobile ID goes through the disable request
