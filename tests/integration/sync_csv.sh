@@ -86,7 +86,9 @@ t_ok "guard: no link swept" test "$(q "select count(*) from links where binding=
 t_eq "run stored as stopped" "$(q "select status from runs order by id desc limit 1")" stopped
 
 # 6. dry run writes nothing and leaves the file
-cp "$I/arch/"$(ls "$I/arch" | grep -E '^users\.[0-9TZ]+\.csv$' | tail -1) "$I/in/.x.tmp" && mv "$I/in/.x.tmp" "$I/in/users.csv"
+# (the newest archived file: two files archived within one second are
+# users.STAMP.csv and users.STAMP-1.csv, so pick by time, not by name)
+cp "$I/arch/"$(ls -t "$I/arch" | grep -E '^users\.[0-9TZ]+(-[0-9]+)?\.csv$' | head -1) "$I/in/.x.tmp" && mv "$I/in/.x.tmp" "$I/in/users.csv"
 before=$(q 'select max(updated), count(*) from people; select count(*) from links; select count(*) from runs; select count(*) from audit')
 t_ok "dry run" $C sync run pacs --dry-run --allow-deletes 1000
 t_grep "dry run shows examples of suspensions" "^  suspend " "$T/last.out"
