@@ -63,3 +63,21 @@ t_wait_port() {
 	done
 	return 1
 }
+
+# t_csv_instance DIR: `mobileidctl init DIR` with one inbound CSV binding
+# "pacs" (drop folder DIR/in, archive DIR/arch, id column employee_id,
+# match employee_id then email), as the sync and crash tests use it.
+t_csv_instance() {
+	mobileidctl init "$1" >/dev/null || return 1
+	mkdir -p "$1/in" "$1/arch"
+	python3 - "$1" <<'PY'
+import json, sys
+d = sys.argv[1]
+p = d + "/mobileidd.json"
+c = json.load(open(p))
+c["bindings"] = [{"name": "pacs", "connector": "csv", "direction": "inbound",
+   "match": ["employee_id", "email"],
+   "settings": {"inbox_dir": d + "/in", "archive_dir": d + "/arch", "id_column": "employee_id"}}]
+json.dump(c, open(p, "w"), indent=1)
+PY
+}

@@ -17,18 +17,7 @@ GEN=${GEN_PACS_CSV:-/work/shared/bench/gen-pacs-csv}
 [ -x "$GEN" ] || t_skip_all "gen-pacs-csv not found"
 ROWS=${SYNC_ARCHIVE_ROWS:-30000}
 
-mobileidctl init "$T/i" >/dev/null || exit 1
-mkdir -p "$T/i/in" "$T/i/arch"
-python3 - "$T/i" <<'PY'
-import json, sys
-d = sys.argv[1]
-p = d + "/mobileidd.json"
-c = json.load(open(p))
-c["bindings"] = [{"name": "pacs", "connector": "csv", "direction": "inbound",
-   "match": ["employee_id", "email"],
-   "settings": {"inbox_dir": d + "/in", "archive_dir": d + "/arch", "id_column": "employee_id"}}]
-json.dump(c, open(p, "w"), indent=1)
-PY
+t_csv_instance "$T/i" || exit 1
 "$GEN" --rows "$ROWS" > "$T/users.csv"
 cp "$T/users.csv" "$T/i/in/.u.tmp" && mv "$T/i/in/.u.tmp" "$T/i/in/users.csv"
 count() { sqlite3 "$T/i/store.db" "SELECT COUNT(*) FROM $1"; }

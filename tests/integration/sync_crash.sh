@@ -12,25 +12,11 @@ GEN=${GEN_PACS_CSV:-/work/shared/bench/gen-pacs-csv}
 ROWS=${SYNC_CRASH_ROWS:-200000}
 KILLS=${SYNC_CRASH_KILLS:-5}
 
-mkinst() { # DIR
-	mobileidctl init "$1" >/dev/null || return 1
-	mkdir -p "$1/in" "$1/arch"
-	python3 - "$1" <<'PY'
-import json, sys
-d = sys.argv[1]
-p = d + "/mobileidd.json"
-c = json.load(open(p))
-c["bindings"] = [{"name": "pacs", "connector": "csv", "direction": "inbound",
-   "match": ["employee_id", "email"],
-   "settings": {"inbox_dir": d + "/in", "archive_dir": d + "/arch", "id_column": "employee_id"}}]
-json.dump(c, open(p, "w"), indent=1)
-PY
-}
 drop() { cp "$T/users.csv" "$1/in/.users.tmp" && mv "$1/in/.users.tmp" "$1/in/users.csv"; }
 
 "$GEN" --rows "$ROWS" > "$T/users.csv"
-t_ok "crash instance" mkinst "$T/a"
-t_ok "clean instance" mkinst "$T/b"
+t_ok "crash instance" t_csv_instance "$T/a"
+t_ok "clean instance" t_csv_instance "$T/b"
 drop "$T/a"
 drop "$T/b"
 
