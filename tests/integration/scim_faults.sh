@@ -59,10 +59,15 @@ echo "# after the faulty push: $pending outbox entries still pending"
 # (the changes are queued first, so the down window is not used up by the
 # CLI starting five times, which under the sanitizers takes seconds)
 for i in $(seq 21 25); do $C people add --given W$i --family Faults --email w$i@example.com --employee-id W$i >/dev/null; done
-t_ok "server down for 4 s" scim_admin POST /down '{"ms": 4000}'
+# The run's retries (max_attempts 8: backoff 50 ms doubling to max_ms 1.5 s,
+# 4.5 s in all) must give up while the port is closed: with 4 s down a run
+# that started late under load outlasted the window and succeeded (CI, once).
+# 8 s leaves the CLI 3.5 s to start.
+t_ok "server down for 8 s" scim_admin POST /down '{"ms": 8000}'
 t_fails "a sync while the server is down fails" $C sync run scim2
 t_eq "nothing was swept while it was down" "$(q "select count(*) from people where status!='active'")" 0
-sleep 4
+sleep 3
+t_ok "the server is back" t_wait_port "$SCIM_PORT"
 t_ok "no more faults" scim_admin POST /faults '{}'
 
 # 5. the outbox drains once the server is back (entries wait out their backoff)
