@@ -5,13 +5,21 @@
 #
 #   top_builddir=. top_srcdir=. tests/bench/bench_fetch.sh [SECONDS] [CONNECTIONS] [THREADS] [PHONES]
 #
-# Every fetch is a real signed request (tests/bench/fetch.lua signs with
-# libsodium through LuaJIT's FFI, with a fresh nonce each time), spread
-# round-robin over PHONES enrolled phones (default 100): the gateway keeps
-# at most 4096 nonces per device within the 300 s replay window and answers
-# 429 beyond (docs/api.md "Replay defence"), so one phone cannot carry a
-# benchmark's load. Only 200 answers count: the fetch rate printed is
-# (requests - non-2xx) / seconds, and any non-2xx answer is reported.
+# Every fetch is a real signed request with its own fresh nonce, spread
+# round-robin over PHONES enrolled phones, and the server verifies each one
+# in full. tests/bench/fetch.lua signs them (libsodium through LuaJIT's FFI)
+# before the measured run, in wrk's per-thread init(), so that wrk measures
+# the server and not its own signing on the same CPUs: a pool of
+# POOL = min(SECONDS x FETCH_RATE, 250000) requests (FETCH_RATE default
+# 25000 req/s, well above what the server reaches here), all stamped with
+# the time of signing (the server accepts 300 s of skew); a thread whose
+# pool runs out signs the rest on the fly, and the count is printed. The
+# cap: the gateway keeps at most 262,144 nonces in all within the 301 s
+# replay window (503 beyond), and at most 4096 per device (429 beyond,
+# docs/api.md "Replay defence"), so PHONES (default 100) is raised to at
+# least POOL / 4000. FETCH_RATE=0 signs every request on the fly inside the
+# run (the method before). Only 200 answers count: the fetch rate printed is
+# (requests - answers not 200) / seconds, and any such answer is reported.
 # Prints requests per second of both routes and the ratio (target: >= 0.5x).
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -21,6 +29,10 @@ DUR=${1:-10}
 CONN=${2:-32}
 THR=${3:-4}
 PHONES=${4:-100}
+RATE=${FETCH_RATE:-25000}
+POOL=$((DUR * RATE)); [ "$POOL" -gt 250000 ] && POOL=250000
+MINPH=$(( (POOL + 3999) / 4000 ))
+[ "$PHONES" -lt "$MINPH" ] && { echo "# PHONES $PHONES -> $MINPH: at most 4096 nonces per phone within the replay window" >&2; PHONES=$MINPH; }
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 77; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/mid-bench-fetch.XXXXXX")
 PID=
@@ -72,18 +84,23 @@ t = open(sys.argv[1]).read()
 m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", t)
 n, d, u = int(m.group(1)), float(m.group(2)), m.group(3)
 d = d / 1000 if u == "ms" else d * 60 if u == "m" else d
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+bad = re.search(r"(\d+) answers not 200", t) or re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print("%.1f" % ((n - (int(bad.group(1)) if bad else 0)) / d))
 PY
 }
-echo "# wrk -t$THR -c$CONN -d${DUR}s, $PHONES phones, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "# wrk -t$THR -c$CONN -d${DUR}s, $PHONES phones, pool $POOL, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 wrk -t"$THR" -c"$CONN" -d"${DUR}s" "$URL/v1/version" >"$T/static.txt"
 # BENCH_PERF=FILE: record a perf profile of the daemon during the fetch run
-[ -n "${BENCH_PERF:-}" ] && { perf record -g -p "$PID" -o "$BENCH_PERF" -- sleep "$DUR" >/dev/null 2>&1 & }
-wrk -t"$THR" -c"$CONN" -d"${DUR}s" -s "$top_srcdir/tests/bench/fetch.lua" "$URL" -- "$T/devices.txt" >"$T/fetch.txt" 2>"$T/fetch.err"
+# (for the whole wrk command: the daemon is idle while wrk signs its pool;
+# DWARF call graphs by default, since libsodium has no frame pointers:
+# BENCH_PERF_OPTS replaces the options)
+PERF=
+[ -n "${BENCH_PERF:-}" ] && { perf record ${BENCH_PERF_OPTS:---call-graph dwarf -F 499} -p "$PID" -o "$BENCH_PERF" >"$T/perf.log" 2>&1 & PERF=$!; }
+wrk -t"$THR" -c"$CONN" -d"${DUR}s" -s "$top_srcdir/tests/bench/fetch.lua" "$URL" -- "$T/devices.txt" "$THR" "$POOL" >"$T/fetch.txt" 2>"$T/fetch.err"
+[ -n "$PERF" ] && { kill -INT "$PERF"; wait "$PERF" || true; }
 wrk -t"$THR" -c"$CONN" -d"${DUR}s" "$URL/v1/version" >"$T/static2.txt"
 S1=$(rps "$T/static.txt"); S2=$(rps "$T/static2.txt"); F=$(ok_rps "$T/fetch.txt")
-grep -E 'Latency|Non-2xx' "$T/fetch.txt" | sed 's/^/# fetch: /'
+grep -E 'Latency|Non-2xx|^fetch.lua' "$T/fetch.txt" | sed 's/^/# fetch: /'
 [ -s "$T/fetch.err" ] && sed 's/^/# /' "$T/fetch.err" | head -5
 python3 - "$S1" "$S2" "$F" <<'PY'
 import sys
