@@ -342,11 +342,10 @@ static int ob_commit(mid_store_t *st, const mid_config_binding_t *b, ob_done_t *
 			if ((rc = mid_store_link_upsert(st, &l, err)))
 				goto fail;
 		} else if ((rc = mid_store_link_set_sent(st, b->name, d[i].external_id, d[i].hash,
-		                                         d[i].etag[0] ? d[i].etag : NULL, err)) ||
-		           (rc = mid_store_link_set_push(st, b->name, d[i].external_id, d[i].push,
-		                                         err))) {
-			if (rc != MID_ENOTFOUND)   /* ENOTFOUND: the link was removed meanwhile */
-				goto fail;
+		                                         d[i].push, d[i].etag[0] ? d[i].etag : NULL,
+		                                         err)) &&
+		           rc != MID_ENOTFOUND) {   /* ENOTFOUND: the link was removed meanwhile */
+			goto fail;
 		}
 	}
 	return mid_store_commit(st, err);

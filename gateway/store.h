@@ -418,10 +418,12 @@ int mid_store_link_upsert(mid_store_t *st, mid_link_t *l, mid_error_t *err);
 int mid_store_link_mark_seen(mid_store_t *st, const char *binding,
                              const char *external_id, int64_t run,
                              mid_error_t *err);
-/* Set the sent hash (and etag, may be NULL) after a successful push. */
+/* After a successful push: set the sent hash, the push hash (NULL: not
+ * known) and the etag (NULL: keep it), in one UPDATE. */
 int mid_store_link_set_sent(mid_store_t *st, const char *binding,
                             const char *external_id,
                             const unsigned char hash[MID_HASH_LEN],
+                            const unsigned char *push /* MID_HASH_LEN or NULL */,
                             const char *etag, mid_error_t *err);
 /* Set (hash) or clear (NULL) the push hash after a successful push. */
 int mid_store_link_set_push(mid_store_t *st, const char *binding,

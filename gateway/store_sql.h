@@ -142,8 +142,8 @@ SQ(PACS_ADD8, "INSERT OR FAIL INTO pacs_values (binding, format, facility_code, 
    "VALUES " SQ_X8(PACS_ROW) " ON CONFLICT DO NOTHING")
 SQ(PACS_ADD32, "INSERT OR FAIL INTO pacs_values (binding, format, facility_code, card_number) "
    "VALUES " SQ_X32(PACS_ROW) " ON CONFLICT DO NOTHING")
-SQ(LINK_SET_SENT, "UPDATE links SET sent_hash=?, etag=COALESCE(?, etag), updated=? "
-   "WHERE binding=? AND external_id=?")
+SQ(LINK_SET_SENT, "UPDATE links SET sent_hash=?, push_hash=?, etag=COALESCE(?, etag), "
+   "updated=? WHERE binding=? AND external_id=?")
 /* Separate from LINK_INSERT, whose column list the bulk import's
  * LINK_INSERT8/32 share (store_people.c bind_link): a new link has none. */
 SQ(LINK_SET_PUSH, "UPDATE links SET push_hash=? WHERE binding=? AND external_id=?")

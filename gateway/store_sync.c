@@ -136,12 +136,12 @@ int mid_store_link_mark_seen(mid_store_t *st, const char *binding, const char *e
 }
 
 int mid_store_link_set_sent(mid_store_t *st, const char *binding, const char *external_id,
-                            const unsigned char hash[MID_HASH_LEN], const char *etag,
-                            mid_error_t *err)
+                            const unsigned char hash[MID_HASH_LEN],
+                            const unsigned char *push, const char *etag, mid_error_t *err)
 {
 	mid_db_stmt_t *s;
-	int rc = Q(st, MID_SQ_LINK_SET_SENT, &s, err, "htitt", (const void *)hash, etag,
-	           mid_store_now(st), binding, external_id);
+	int rc = Q(st, MID_SQ_LINK_SET_SENT, &s, err, "hhtitt", (const void *)hash,
+	           (const void *)push, etag, mid_store_now(st), binding, external_id);
 	return rc ? rc : write1(st, s, "link", external_id, err);
 }
 

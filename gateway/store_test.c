@@ -472,9 +472,20 @@ static void test_links(mid_store_t *st)
 	ok(g.recv_hash[0] == 0x55 && g.has_recv && !g.has_sent, "upsert replaced the hash");
 
 	memset(h, 0x66, sizeof h);
-	is_int(mid_store_link_set_sent(st, "acme", "x00", h, "v2", &err), MID_OK, "set sent hash");
-	mid_store_link_get(st, "acme", "x00", &g, &err);
-	ok(g.has_sent && g.sent_hash[0] == 0x66 && strcmp(g.etag, "v2") == 0, "sent hash and etag");
+	{
+		unsigned char ph[MID_HASH_LEN];
+		memset(ph, 0x67, sizeof ph);
+		is_int(mid_store_link_set_sent(st, "acme", "x00", h, ph, "v2", &err), MID_OK,
+		       "set sent hash");
+		mid_store_link_get(st, "acme", "x00", &g, &err);
+		ok(g.has_sent && g.sent_hash[0] == 0x66 && strcmp(g.etag, "v2") == 0,
+		   "sent hash and etag");
+		ok(g.has_push && g.push_hash[0] == 0x67, "... and the push hash, in the same update");
+		is_int(mid_store_link_set_sent(st, "acme", "x00", h, NULL, NULL, &err), MID_OK,
+		       "set sent hash without a push hash");
+		mid_store_link_get(st, "acme", "x00", &g, &err);
+		ok(!g.has_push && strcmp(g.etag, "v2") == 0, "push hash cleared, etag kept");
+	}
 
 	for (i = 0; i < 7; i++) {
 		char ext[8];
