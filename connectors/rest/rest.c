@@ -1470,6 +1470,13 @@ typedef struct rs_pipe {
 	/* the caller's own */
 	unsigned misses;           /* flushes for a wrong prediction */
 	long stat_used, stat_dropped;
+	/* pages the caller is done with, freed by the parse thread: a document
+	 * is freed in the thread that allocated it, so the two threads do not
+	 * contend for one malloc arena (a cross-thread free locks the owner's
+	 * arena; with the parse thread allocating at the same time that was
+	 * 20-40% of a first pull in futex waits and arena work) */
+	json_t *trash[RS_PIPE_SLOTS];
+	unsigned ntrash;
 } rs_pipe_t;
 
 static void rs_pslot_clear(rs_pslot_t *sl)
@@ -1523,10 +1530,21 @@ static void *rs_pipe_parse_main(void *arg)
 	rs_pipe_t *pp = arg;
 	pthread_mutex_lock(&pp->mu);
 	for (;;) {
-		while (!pp->stop && (pp->hold || pp->pnext == pp->fnext))
+		while (!pp->stop && !pp->ntrash && (pp->hold || pp->pnext == pp->fnext))
 			pthread_cond_wait(&pp->cv, &pp->mu);
 		if (pp->stop)
 			break;
+		if (pp->ntrash) {
+			json_t *t[RS_PIPE_SLOTS];
+			unsigned nt = pp->ntrash;
+			memcpy(t, pp->trash, nt * sizeof t[0]);
+			pp->ntrash = 0;
+			pthread_mutex_unlock(&pp->mu);
+			for (unsigned i = 0; i < nt; i++)
+				json_decref(t[i]);
+			pthread_mutex_lock(&pp->mu);
+			continue;
+		}
 		rs_pslot_t *sl = &pp->s[pp->pnext % RS_PIPE_SLOTS];
 		json_t *doc = NULL;
 		if (sl->resp.curl_rc == CURLE_OK && sl->resp.status >= 200 && sl->resp.status < 300) {
@@ -1593,9 +1611,30 @@ static void rs_pipe_fini(rs_pipe_t *pp)
 		pthread_mutex_destroy(&pp->mu);
 		pp->started = 0;
 	}
+	for (unsigned i = 0; i < pp->ntrash; i++)
+		json_decref(pp->trash[i]);
+	pp->ntrash = 0;
 	for (unsigned i = pp->head; i != pp->tail; i++)
 		rs_pslot_clear(&pp->s[i % RS_PIPE_SLOTS]);
 	pp->head = pp->fnext = pp->pnext = pp->tail;
+}
+
+/* The caller is done with doc: the parse thread frees it when the
+ * pipeline runs (see rs_pipe_t.trash), else it is freed here. */
+static void rs_pipe_discard(rs_pipe_t *pp, json_t *doc)
+{
+	if (!doc)
+		return;
+	if (pp->started) {
+		pthread_mutex_lock(&pp->mu);
+		if (pp->ntrash < RS_PIPE_SLOTS) {
+			pp->trash[pp->ntrash++] = doc;
+			doc = NULL;
+			pthread_cond_broadcast(&pp->cv);
+		}
+		pthread_mutex_unlock(&pp->mu);
+	}
+	json_decref(doc);
 }
 
 /* Queue GET url (built with paging values start/page) behind the others;
@@ -1961,7 +2000,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 			rc = prc;
 		}
 		rj_buf_free(&url);
-		json_decref(doc);
+		rs_pipe_discard(&pp, doc);
 		if (rc || one_page || end)
 			break;
 	}
