@@ -21,6 +21,7 @@ $(REST_SCHEMA_H): $(REST_SCHEMA_JSON) $(top_srcdir)/connectors/rest/local.mk
 if CONNECTOR_REST
 pkglib_LTLIBRARIES += connectors/rest/rest.la
 connectors_rest_rest_la_SOURCES = connectors/rest/rest.c connectors/rest/restjson.c \
+	connectors/rest/restpage.c \
 	connectors/rest/restjson.h
 nodist_connectors_rest_rest_la_SOURCES = $(REST_SCHEMA_H)
 connectors_rest_rest_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) -pthread
@@ -31,12 +32,14 @@ check_PROGRAMS += connectors/rest/restjson_test connectors/rest/rest_test
 TESTS += connectors/rest/restjson_test connectors/rest/rest_test \
 	tests/integration/rest_test_cmd.sh tests/integration/scim_sync.sh \
 	tests/integration/scim_faults.sh
-connectors_rest_restjson_test_SOURCES = connectors/rest/restjson_test.c connectors/rest/restjson.c
+connectors_rest_restjson_test_SOURCES = connectors/rest/restjson_test.c connectors/rest/restjson.c \
+	connectors/rest/restpage.c connectors/rest/restpage_diff.c connectors/rest/restpage_diff.h
 connectors_rest_restjson_test_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 connectors_rest_restjson_test_LDADD = $(JANSSON_LIBS)
 # rest_test includes rest.c to reach its statics (a scripted transport
 # replaces libcurl's).
-connectors_rest_rest_test_SOURCES = connectors/rest/rest_test.c connectors/rest/restjson.c
+connectors_rest_rest_test_SOURCES = connectors/rest/rest_test.c connectors/rest/restjson.c \
+	connectors/rest/restpage.c
 nodist_connectors_rest_rest_test_SOURCES = $(REST_SCHEMA_H)
 EXTRA_connectors_rest_rest_test_DEPENDENCIES = $(top_srcdir)/connectors/rest/rest.c
 connectors_rest_rest_test_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) -pthread
@@ -49,6 +52,12 @@ tests_fuzz_fuzz_rest_response_SOURCES = tests/fuzz/fuzz_rest_response.c connecto
 tests_fuzz_fuzz_rest_response_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_rest_response_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_rest_response_LDADD = $(JANSSON_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_rest_page
+tests_fuzz_fuzz_rest_page_SOURCES = tests/fuzz/fuzz_rest_page.c connectors/rest/restjson.c \
+	connectors/rest/restpage.c connectors/rest/restpage_diff.c
+tests_fuzz_fuzz_rest_page_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_rest_page_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_rest_page_LDADD = $(JANSSON_LIBS)
 endif
 
 connectors/rest/rest_la-rest.lo connectors/rest/rest_test-rest_test.o: $(REST_SCHEMA_H)

@@ -104,6 +104,7 @@ struct rs_inst {
 	rs_xfer_fn xfer;
 	void (*sleep_ms)(rs_inst_t *in, int64_t ms);
 	void *test_ctx;            /* for unit tests' transport */
+	long fast_pages;           /* list pages the one-pass page parser read (all pulls) */
 	uint64_t rnd;              /* xorshift state for jitter */
 	/* run state */
 	char *token;               /* oauth2 access token (wiped on free) */
@@ -1356,12 +1357,30 @@ typedef struct rs_pull {
 	int check_dups;
 } rs_pull_t;
 
+#define RS_ID_MAX 256     /* a record's id and etag as delivered, with the NUL */
+#define RS_ETAG_MAX 128
+
+/* The repeat check of a pull (check_dups): MID_OK, or the error that stops it. */
+static int rs_dup_check(rs_pull_t *P, const char *id)
+{
+	if (!P->check_dups)
+		return MID_OK;
+	int r = rs_idset_add(&P->ids, id);
+	if (r < 0)
+		return mid_error_set(P->err, MID_ENOMEM, 0, "out of memory");
+	if (r == 0)
+		return mid_error_set(P->err, MID_EPROTO, 1, "record %.100s came twice in one "
+		                     "pull (the list moved while it was paged): stopped, nothing "
+		                     "will be deleted", id);
+	return MID_OK;
+}
+
 /* Deliver one record object (or a delete when op is MID_OP_DELETE). The
  * id is `given`, or read at record.id. */
 static int rs_deliver(rs_pull_t *P, json_t *rec, const char *given, int op)
 {
 	rs_inst_t *in = P->in;
-	char id[256], etag[128];
+	char id[RS_ID_MAX], etag[RS_ETAG_MAX];
 	mid_error_t ferr = { 0 };
 	int rc;
 
@@ -1378,15 +1397,8 @@ static int rs_deliver(rs_pull_t *P, json_t *rec, const char *given, int op)
 		free(raw);
 		return rc;
 	}
-	if (P->check_dups) {
-		int r = rs_idset_add(&P->ids, id);
-		if (r < 0)
-			return mid_error_set(P->err, MID_ENOMEM, 0, "out of memory");
-		if (r == 0)
-			return mid_error_set(P->err, MID_EPROTO, 1, "record %.100s came twice in one "
-			                     "pull (the list moved while it was paged): stopped, nothing "
-			                     "will be deleted", id);
-	}
+	if ((rc = rs_dup_check(P, id)))
+		return rc;
 	if (op == MID_OP_DELETE) {
 		mid_record_t r = { MID_OP_DELETE, id, NULL, 0, P->pos, NULL };
 		return P->sink->record(P->sink->ctx, &r, P->err);
@@ -1413,6 +1425,28 @@ static int rs_deliver(rs_pull_t *P, json_t *rec, const char *given, int op)
 	int has_etag = in->c.rec_etag && rj_path_text(rec, in->c.rec_etag, etag, sizeof etag);
 	mid_record_t r = { MID_OP_UPSERT, id, P->fields.f, P->fields.n, P->pos,
 	                   has_etag ? etag : NULL };
+	return P->sink->record(P->sink->ctx, &r, P->err);
+}
+
+/* Deliver record i of a page the page parser read (body: the page's
+ * text): as rs_deliver would, from the fields it flattened already; a
+ * record it left to jansson goes through rs_deliver. */
+static int rs_deliver_page(rs_pull_t *P, const char *body, const rj_prec_t *pr)
+{
+	int rc;
+	if (!pr->fast) {
+		json_t *rec = json_loadb(body + pr->off, pr->len,
+		                         JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+		if (!rec)   /* it parsed as part of the page */
+			return mid_error_set(P->err, MID_ENOMEM, 0, "out of memory");
+		rc = rs_deliver(P, rec, NULL, MID_OP_UPSERT);
+		json_decref(rec);
+		return rc;
+	}
+	P->pos++;
+	if ((rc = rs_dup_check(P, pr->id)))
+		return rc;
+	mid_record_t r = { MID_OP_UPSERT, pr->id, pr->fields, pr->nfields, P->pos, pr->etag };
 	return P->sink->record(P->sink->ctx, &r, P->err);
 }
 
@@ -1450,7 +1484,8 @@ typedef struct rs_pslot {
 	struct curl_slist *hl;     /* owned (wiped on free) */
 	long start, page;          /* the paging values it was built with */
 	rs_resp_t resp;
-	json_t *doc;               /* the parsed body of a 2xx answer */
+	json_t *doc;               /* the parsed body of a 2xx answer, or */
+	int fast;                  /* ... 1: rs_pipe_t.pg[] of the slot holds the page */
 	int fetched, parsed;
 } rs_pslot_t;
 
@@ -1467,6 +1502,11 @@ typedef struct rs_pipe {
 	int fetching, parsing;     /* a worker is busy with a slot */
 	unsigned head, fnext, pnext, tail;   /* head <= pnext <= fnext <= tail */
 	rs_pslot_t s[RS_PIPE_SLOTS];
+	/* the one-pass page parser (restpage.c), when the list allows it: the
+	 * parse thread fills pg[] of the slot instead of a jansson document */
+	int fast;
+	rj_page_spec_t spec;
+	rj_page_t pg[RS_PIPE_SLOTS];
 	/* the caller's own */
 	unsigned misses;           /* flushes for a wrong prediction */
 	long stat_used, stat_dropped;
@@ -1546,16 +1586,24 @@ static void *rs_pipe_parse_main(void *arg)
 			continue;
 		}
 		rs_pslot_t *sl = &pp->s[pp->pnext % RS_PIPE_SLOTS];
+		rj_page_t *pg = &pp->pg[pp->pnext % RS_PIPE_SLOTS];
 		json_t *doc = NULL;
+		int fast = 0;
 		if (sl->resp.curl_rc == CURLE_OK && sl->resp.status >= 200 && sl->resp.status < 300) {
 			mid_error_t perr = { 0 };
 			pp->parsing = 1;
 			pthread_mutex_unlock(&pp->mu);
-			doc = rj_parse(sl->resp.body.p, sl->resp.body.len, pp->max_depth, &perr);
+			/* the page parser declines what it does not serve; jansson
+			 * then parses it (and gives the error, if any) */
+			if (pp->fast)
+				fast = rj_page_parse(sl->resp.body.p, sl->resp.body.len, &pp->spec, pg) == 1;
+			if (!fast)
+				doc = rj_parse(sl->resp.body.p, sl->resp.body.len, pp->max_depth, &perr);
 			pthread_mutex_lock(&pp->mu);
 			pp->parsing = 0;
 		}
 		sl->doc = doc;
+		sl->fast = fast;
 		sl->parsed = 1;
 		pp->pnext++;
 		pthread_cond_broadcast(&pp->cv);
@@ -1614,6 +1662,8 @@ static void rs_pipe_fini(rs_pipe_t *pp)
 	for (unsigned i = 0; i < pp->ntrash; i++)
 		json_decref(pp->trash[i]);
 	pp->ntrash = 0;
+	for (unsigned i = 0; i < RS_PIPE_SLOTS; i++)
+		rj_page_free(&pp->pg[i]);
 	for (unsigned i = pp->head; i != pp->tail; i++)
 		rs_pslot_clear(&pp->s[i % RS_PIPE_SLOTS]);
 	pp->head = pp->fnext = pp->pnext = pp->tail;
@@ -1694,9 +1744,12 @@ static int rs_pipe_add(rs_pipe_t *pp, const json_t *spec, rs_vars_t *v, const ch
 }
 
 /* The first queued page, when it is the request for `url` and its answer is
- * final: moved into *resp and *doc, 1. Otherwise everything queued is
- * dropped (the caller sends the request itself, with the usual retries), 0. */
-static int rs_pipe_take(rs_pipe_t *pp, const char *url, rs_resp_t *resp, json_t **doc)
+ * final: moved into *resp and *doc, or, when the page parser read it, into
+ * *page (swapped: the slot keeps the caller's old storage) with *doc NULL
+ * and *fast 1; returns 1. Otherwise everything queued is dropped (the
+ * caller sends the request itself, with the usual retries), 0. */
+static int rs_pipe_take(rs_pipe_t *pp, const char *url, rs_resp_t *resp, json_t **doc,
+                        rj_page_t *page, int *fast)
 {
 	if (!pp->started || pp->head == pp->tail)
 		return 0;
@@ -1711,7 +1764,8 @@ static int rs_pipe_take(rs_pipe_t *pp, const char *url, rs_resp_t *resp, json_t 
 		pthread_cond_wait(&pp->cv, &pp->mu);
 	pthread_mutex_unlock(&pp->mu);
 	long st = sl->resp.status;
-	if (!url || !rs_pipe_final(pp->in, &sl->resp) || (st >= 200 && st < 300 && !sl->doc)) {
+	if (!url || !rs_pipe_final(pp->in, &sl->resp) ||
+	    (st >= 200 && st < 300 && !sl->doc && !sl->fast)) {
 		rs_pipe_flush(pp);
 		return 0;
 	}
@@ -1719,6 +1773,12 @@ static int rs_pipe_take(rs_pipe_t *pp, const char *url, rs_resp_t *resp, json_t 
 	rs_resp_clear(resp);
 	*resp = sl->resp;
 	*doc = sl->doc;
+	*fast = sl->fast;
+	if (sl->fast) {
+		rj_page_t t = pp->pg[pp->head % RS_PIPE_SLOTS];
+		pp->pg[pp->head % RS_PIPE_SLOTS] = *page;
+		*page = t;
+	}
 	memset(&sl->resp, 0, sizeof sl->resp);
 	sl->doc = NULL;
 	rs_pslot_clear(sl);
@@ -1761,6 +1821,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 	char *cursor = NULL, next_url[2048] = "";
 	rs_idset_t seen_links = { NULL, 0, 0 };
 	rs_pipe_t pp;
+	rj_page_t fpage;           /* the page parser's page being delivered */
 	long q_pages = 0, q_start = 0, q_page = 0;   /* the next request to queue */
 	uint64_t q_got = 0;
 	rs_resp_t resp;
@@ -1768,7 +1829,17 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 	char sstart[32], ssize[32], spage[32];
 
 	memset(&resp, 0, sizeof resp);
+	memset(&fpage, 0, sizeof fpage);
 	rs_pipe_init(&pp, in);
+	/* prefetched pages of index or page paging are read by the one-pass
+	 * page parser when the list's paths allow it (see restpage.c) */
+	if (prefetch && (style == RS_PG_INDEX || style == RS_PG_PAGE) && !in->c.alias) {
+		rj_page_spec_t sp = { records, total_p, in->c.rec_id, in->c.rec_etag,
+		                      (const char *const *)in->c.omit, in->c.nomit, in->c.max_depth,
+		                      RS_ID_MAX, RS_ETAG_MAX };
+		pp.spec = sp;
+		pp.fast = rj_page_spec_ok(&sp);
+	}
 	if (one_page)
 		size = 1;
 	in->auth_keep = 1;
@@ -1779,6 +1850,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 		json_t *body = NULL;
 		char *bodytxt = NULL;
 		const char *method = next_url[0] ? "GET" : method0;
+		int fastpg = 0;
 
 		if (pages > max_pages) {
 			rc = mid_error_set(P->err, MID_ELIMIT, 0, "the list passed %ld pages "
@@ -1812,7 +1884,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 		s.body = bodytxt;
 		s.ctype = rs_str(list, "content_type", NULL);
 		s.want_json = 1;
-		if (!rc && (bodytxt || !rs_pipe_take(&pp, url.p, &resp, &s.doc))) {
+		if (!rc && (bodytxt || !rs_pipe_take(&pp, url.p, &resp, &s.doc, &fpage, &fastpg))) {
 			rs_pipe_flush(&pp);   /* the handle is ours only with the pipeline empty */
 			rc = rs_do(in, &s, &resp, P->err);
 		}
@@ -1827,14 +1899,31 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 			json_decref(s.doc);
 			break;
 		}
-		json_t *doc = s.doc, *arr = doc ? rj_path_get(doc, records) : NULL;
-		if (!json_is_array(arr)) {
+		/* the records array and the total, from the document or the page */
+		json_t *doc = s.doc, *arr = NULL;
+		int rkind, tkind = RJ_PAGE_ABSENT;
+		json_int_t tval = 0;
+		size_t n;
+		if (fastpg) {
+			in->fast_pages++;
+			rkind = fpage.records;
+			tkind = fpage.total;
+			tval = fpage.total_value;
+			n = fpage.nrec;
+		} else {
+			arr = doc ? rj_path_get(doc, records) : NULL;
+			rkind = !arr ? RJ_PAGE_ABSENT : json_is_array(arr) ? RJ_PAGE_ARRAY : RJ_PAGE_OTHER;
+			n = json_array_size(arr);
+			json_t *tv = total_p && doc ? rj_path_get(doc, total_p) : NULL;
+			if (tv) {
+				tkind = json_is_integer(tv) ? RJ_PAGE_INTEGER : RJ_PAGE_OTHER;
+				tval = json_is_integer(tv) ? json_integer_value(tv) : 0;
+			}
+		}
+		if (rkind != RJ_PAGE_ARRAY) {
 			/* SCIM servers may leave Resources out of an empty answer */
-			int64_t t = -1;
-			json_t *tv = total_p ? rj_path_get(doc, total_p) : NULL;
-			if (json_is_integer(tv))
-				t = json_integer_value(tv);
-			if (arr || t != 0 || !doc) {
+			int64_t t = total_p && tkind == RJ_PAGE_INTEGER ? tval : -1;
+			if (rkind != RJ_PAGE_ABSENT || t != 0 || (!doc && !fastpg)) {
 				rc = mid_error_set(P->err, MID_EPROTO, 0, "GET %s: no array at \"%s\" in the "
 				                   "answer (list.records)", url.p, records);
 				rj_buf_free(&url);
@@ -1842,20 +1931,18 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 				break;
 			}
 		}
-		size_t n = json_array_size(arr);
 		if (total_p) {
-			json_t *tv = rj_path_get(doc, total_p);
-			if (!json_is_integer(tv)) {
+			if (tkind != RJ_PAGE_INTEGER) {
 				rc = mid_error_set(P->err, MID_EPROTO, 0, "page %ld: no integer total at "
 				                   "\"%s\"", pages, total_p);
 			} else if (total < 0) {
-				total = json_integer_value(tv);
-			} else if (json_integer_value(tv) != total) {
+				total = tval;
+			} else if (tval != total) {
 				rc = mid_error_set(P->err, MID_EPROTO, 1, "page %ld: the total changed from "
 				                   "%" PRId64 " to %" JSON_INTEGER_FORMAT " during the pull "
 				                   "(records were added or removed meanwhile): stopped, "
 				                   "nothing will be deleted; the next run reads again",
-				                   pages, total, json_integer_value(tv));
+				                   pages, total, tval);
 			}
 		}
 		/* where the next page is: judged before this page's records are
@@ -1987,7 +2074,8 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 			}
 		}
 		for (size_t i = 0; !rc && i < n; i++)
-			rc = rs_deliver(P, json_array_get(arr, i), NULL, MID_OP_UPSERT);
+			rc = fastpg ? rs_deliver_page(P, resp.body.p, &fpage.rec[i])
+			            : rs_deliver(P, json_array_get(arr, i), NULL, MID_OP_UPSERT);
 		got += n;
 		if (!rc && !one_page) {
 			if (P->sink->checkpoint)
@@ -2005,9 +2093,11 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 			break;
 	}
 	rs_pipe_fini(&pp);
+	rj_page_free(&fpage);
 	if (pp.stat_used || pp.stat_dropped)
 		rs_log(in, MID_LOG_DEBUG, "rest: list prefetch: %ld pages used, %ld dropped "
-		       "(%u wrong predictions)", pp.stat_used, pp.stat_dropped, pp.misses);
+		       "(%u wrong predictions), %ld read by the page parser", pp.stat_used,
+		       pp.stat_dropped, pp.misses, in->fast_pages);
 	rs_resp_clear(&resp);
 	rs_auth_unkeep(in);
 	rs_idset_free(&seen_links);

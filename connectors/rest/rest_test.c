@@ -104,6 +104,7 @@ typedef struct ux {
 	int short_at;              /* this startIndex gets one record fewer (0: none) */
 	int fail_at, fail_n;       /* this startIndex fails fail_n times... */
 	long fail_status;          /* ...with this status (0: a connection reset) */
+	int rich;                  /* records with nested values, and two bad ones */
 	int nreq, nfail;
 	char urls[64][128];
 	mock_host_t *mh;
@@ -142,8 +143,23 @@ static int ux_xfer(rs_inst_t *in, const rs_http_req_t *rq, rs_resp_t *resp)
 	snprintf(b, sizeof b, "{\"totalResults\": %d, \"itemsPerPage\": %d, \"Resources\": [", u->total, k);
 	rj_buf_adds(&resp->body, b);
 	for (int i = 0; i < k; i++) {
-		snprintf(b, sizeof b, "%s{\"id\": \"u%d\"}", i ? ", " : "", st + i);
-		rj_buf_adds(&resp->body, b);
+		char r[512];
+		int n = st + i;
+		if (!u->rich)
+			snprintf(r, sizeof r, "{\"id\": \"u%d\"}", n);
+		else if (n == 4)
+			snprintf(r, sizeof r, "\"not an object\"");
+		else if (n == 6)
+			snprintf(r, sizeof r, "{\"userName\": \"no id %d\"}", n);
+		else
+			snprintf(r, sizeof r, "{\"schemas\": [\"s\"], \"id\": \"u%d\", \"name\": "
+			         "{\"givenName\": \"G\\u00e9%d\", \"n\": null}, \"active\": %s, "
+			         "\"emails\": [{\"value\": \"w%d@x\", \"type\": \"work\"}, "
+			         "{\"value\": \"h%d@x\", \"type\": \"home\", \"primary\": true}], "
+			         "\"groups\": [\"a\", \"b\"], \"meta\": {\"version\": \"W/\\\"%d\\\"\", "
+			         "\"location\": \"/u%d\"}}", n, n, n % 2 ? "true" : "false", n, n, n, n);
+		rj_buf_adds(&resp->body, i ? ", " : "");
+		rj_buf_adds(&resp->body, r);
 	}
 	rj_buf_adds(&resp->body, "]}");
 	return 0;
@@ -885,6 +901,60 @@ int main(void)
 		ok(u8.nreq <= 2 + RS_PIPE_SLOTS, "pipeline: at most %d pages ahead of the applied one", RS_PIPE_SLOTS);
 		mock_sink_fini(&ms);
 		rs_close(in);
+
+		/* the page parser (restpage.c) reads the pages sent ahead: the
+		 * engine gets exactly what the jansson path gives (prefetch off):
+		 * ids, positions, etags, fields, values and the two rejects */
+		{
+#define UXR_SETTINGS(pf) \
+	"{\"base_url\": \"http://pacs.test:8080/scim\", \"auth\": {\"type\": \"bearer\"}," \
+	" \"token\": {\"secret\": \"tok\"}, \"record\": {\"id\": \"id\", \"etag\": \"meta.version\"," \
+	" \"omit\": [\"schemas\", \"meta.location\", \"emails[work]\"]}," \
+	" \"list\": {\"path\": \"/Users\", \"query\": {\"startIndex\": \"{{$start}}\", \"count\": \"{{$size}}\"}," \
+	" \"records\": \"Resources\", \"paging\": {\"style\": \"index\", \"size\": 3, \"total\": \"totalResults\"" \
+	pf "}}}"
+			ux_t ua = { .total = 14, .rich = 1 }, ub = { .total = 14, .rich = 1 };
+			mock_sink_t ma, mb;
+			mock_sink_init(&ma);
+			mock_sink_init(&mb);
+			in = open_ux(&mh, &ua, UXR_SETTINGS(""));
+			rc = pull(in, MID_PULL_FULL, NULL, &ma, &res, &err);
+			ok(rc == MID_OK && res.complete, "page parser: pull ok");
+			ok(in->fast_pages >= 3, "page parser: read the pages sent ahead (%ld)", in->fast_pages);
+			rs_close(in);
+			in = open_ux(&mh, &ub, UXR_SETTINGS(", \"prefetch\": false"));
+			rc = pull(in, MID_PULL_FULL, NULL, &mb, &res, &err);
+			ok(rc == MID_OK && res.complete && in->fast_pages == 0, "jansson path: pull ok");
+			rs_close(in);
+			int same = ma.nrecords == mb.nrecords && ma.nrecords == 12 && ma.nrejects == 2 &&
+			           mb.nrejects == 2;
+			for (size_t i = 0; same && i < ma.nrecords; i++) {
+				const mock_rec_t *a = &ma.records[i], *b = &mb.records[i];
+				same = a->op == b->op && !strcmp(a->external_id, b->external_id) &&
+				       a->source_pos == b->source_pos && a->nfields == b->nfields &&
+				       !a->etag == !b->etag && (!a->etag || !strcmp(a->etag, b->etag));
+				for (size_t k = 0; same && k < a->nfields; k++)
+					same = !strcmp(a->names[k], b->names[k]) && !strcmp(a->values[k], b->values[k]);
+				if (!same)
+					diag("record %zu differs (%s)", i, a->external_id);
+			}
+			for (size_t i = 0; same && i < ma.nrejects; i++)
+				same = ma.rejects[i].pos == mb.rejects[i].pos &&
+				       !strcmp(ma.rejects[i].reason, mb.rejects[i].reason) &&
+				       !ma.rejects[i].raw == !mb.rejects[i].raw &&
+				       (!ma.rejects[i].raw || !strcmp(ma.rejects[i].raw, mb.rejects[i].raw));
+			ok(same, "page parser: the same 12 records and 2 rejects as the jansson path");
+			int saw = 0;
+			for (size_t k = 0; ma.nrecords && k < ma.records[0].nfields; k++)
+				saw += !strcmp(ma.records[0].names[k], "emails[home].value") ||
+				       !strcmp(ma.records[0].names[k], "groups") ||
+				       !strcmp(ma.records[0].names[k], "name.givenName");
+			ok(saw == 3 && ma.records[0].etag && !strcmp(ma.records[0].etag, "W/\"1\""),
+			   "page parser: aliases, multi-valued fields, decoded values and etag are there");
+			mock_sink_fini(&ma);
+			mock_sink_fini(&mb);
+#undef UXR_SETTINGS
+		}
 
 		/* paging.prefetch false: one request at a time, the same pages */
 		ux_t u9 = { .total = 11 };

@@ -131,3 +131,77 @@ int rj_expand_json(const json_t *tmpl, rj_lookup_fn lookup, void *ctx, json_t **
 
 /* Whether a template string contains a placeholder. */
 int rj_has_placeholder(const char *s);
+
+/* ---- list pages in one pass (restpage.c) ------------------------------------------ */
+
+/* What a list page is read for. */
+typedef struct rj_page_spec {
+	const char *records;      /* "" (the document is the records array) or one member name */
+	const char *total;        /* NULL, or one member name (records not "") */
+	const char *rec_id;       /* paths inside a record, as rj_path_get reads them */
+	const char *rec_etag;     /* NULL: none */
+	const char *const *omit;  /* as rj_flatten's */
+	size_t nomit;
+	int max_depth;            /* as rj_parse's (and rj_flatten's) */
+	size_t id_max, etag_max;  /* the buffer sizes the jansson path gives rj_path_text */
+} rj_page_spec_t;
+
+enum rj_page_kind { RJ_PAGE_ABSENT, RJ_PAGE_ARRAY, RJ_PAGE_OTHER, RJ_PAGE_INTEGER };
+
+/* One record of a page. */
+typedef struct rj_prec {
+	size_t off, len;            /* its text in the body */
+	int fast;                   /* 1: id, etag and fields hold what the jansson path
+	                             * (rj_path_text, rj_flatten) gives; 0: deliver it
+	                             * through jansson (not an object, or no id) */
+	const char *id;             /* non-empty */
+	const char *etag;           /* NULL when none */
+	const mid_field_t *fields;
+	size_t nfields;
+} rj_prec_t;
+
+typedef struct rj_prec_o {      /* (storage: offsets while parsing) */
+	size_t off, len, f0, nf, id, etag;
+	int fast, has_etag;
+} rj_prec_o_t;
+
+/* A parsed page. Zero it before the first use; rj_page_parse reuses the
+ * storage of the previous page. */
+typedef struct rj_page {
+	int records;                /* RJ_PAGE_ABSENT, _ARRAY or _OTHER */
+	int total;                  /* RJ_PAGE_ABSENT, _INTEGER or _OTHER */
+	json_int_t total_value;
+	rj_prec_t *rec;
+	size_t nrec;
+	/* storage */
+	char *pool;
+	size_t plen, pcap;
+	struct { size_t name, v0, nv; } *fo;
+	size_t nf, focap;
+	size_t *voff;
+	size_t nv, vcap;
+	rj_prec_o_t *ro;
+	size_t rocap;
+	mid_field_t *f;
+	size_t fcap;
+	const char **vals;
+	size_t valcap;
+	size_t reccap;
+} rj_page_t;
+
+/* Whether rj_page_parse can serve this spec at all (one-member records and
+ * total paths, no empty omit prefix, record paths it can follow). */
+int rj_page_spec_ok(const rj_page_spec_t *sp);
+
+/* Parse a list page in one pass. 1: *pg holds the page, exactly as the
+ * jansson path (rj_parse, rj_path_get of the records and total,
+ * rj_path_text of id and etag, rj_flatten) would see it. 0: declined (the
+ * body is not valid JSON, or holds something this parser leaves to jansson,
+ * or memory ran out): parse it with rj_parse, which gives the error if
+ * there is one. Bounded: at most 65,536 fields a record, 256 MiB of
+ * text a page. */
+int rj_page_parse(const char *body, size_t len, const rj_page_spec_t *sp, rj_page_t *pg);
+/* Empty the page, keeping its storage. */
+void rj_page_reset(rj_page_t *pg);
+/* Release the storage. */
+void rj_page_free(rj_page_t *pg);
