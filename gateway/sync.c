@@ -540,6 +540,83 @@ static char *sy_strdup0(const char *s)
 
 /* ---- the planner ------------------------------------------------------------------ */
 
+static int sy_plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
+			return 0;
+	return 1;
+}
+
+/* The attributes object of a record's attributes alone (no attributes
+ * before), as json_dumps(JSON_COMPACT | JSON_SORT_KEYS) writes it, when
+ * every key and value is plain printable ASCII without quote or backslash
+ * and no key repeats; NULL otherwise (or on no memory), and the caller
+ * builds it with jansson. A new person of a pull takes this path: the
+ * jansson object, its strings and the dump were a tenth of a first pull's
+ * engine time. */
+static char *sy_attrs_plain(const mid_canon_t *c)
+{
+	size_t idx[32], n = 0, len = 3;
+	for (size_t a = 0; a < c->nattrs; a++) {
+		const mid_vals_t *v = &c->attrs[a].vals;
+		if (v->n == 0 || (v->n == 1 && !v->v[0][0]))
+			continue;   /* no value: not in the object */
+		if (n == sizeof idx / sizeof idx[0] || !sy_plain(c->attrs[a].key))
+			return NULL;
+		len += strlen(c->attrs[a].key) + 6;
+		for (size_t i = 0; i < v->n; i++) {
+			if (!sy_plain(v->v[i]))
+				return NULL;
+			len += strlen(v->v[i]) + 3;
+		}
+		/* insertion sort by key (strcmp order, as JSON_SORT_KEYS) */
+		size_t j = n;
+		while (j > 0) {
+			int d = strcmp(c->attrs[idx[j - 1]].key, c->attrs[a].key);
+			if (d == 0)
+				return NULL;   /* a repeated key: jansson keeps the last */
+			if (d < 0)
+				break;
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = a;
+		n++;
+	}
+	char *o = malloc(len), *p = o;
+	if (!o)
+		return NULL;
+	*p++ = '{';
+	for (size_t k = 0; k < n; k++) {
+		const mid_attr_t *at = &c->attrs[idx[k]];
+		size_t kl = strlen(at->key);
+		if (k)
+			*p++ = ',';
+		*p++ = '"';
+		memcpy(p, at->key, kl);
+		p += kl;
+		*p++ = '"';
+		*p++ = ':';
+		if (at->vals.n > 1)
+			*p++ = '[';
+		for (size_t i = 0; i < at->vals.n; i++) {
+			size_t vl = strlen(at->vals.v[i]);
+			if (i)
+				*p++ = ',';
+			*p++ = '"';
+			memcpy(p, at->vals.v[i], vl);
+			p += vl;
+			*p++ = '"';
+		}
+		if (at->vals.n > 1)
+			*p++ = ']';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return o;
+}
+
 int mid_sync_plan(const mid_canon_t *c, const mid_person_t *cur, int gateway_changed,
                   const int auth[], mid_person_t *np, unsigned *changed, unsigned *conflicts,
                   unsigned *kept, mid_error_t *err)
@@ -626,13 +703,16 @@ int mid_sync_plan(const mid_canon_t *c, const mid_person_t *cur, int gateway_cha
 			*changed |= 1u << f;
 	}
 	if ((c->present & MID_CF_ATTRS) || c->nattrs) {
-		json_t *o = json_loads(np->attributes && *np->attributes ? np->attributes : "{}", 0,
-		                       NULL);
-		if (!o || !json_is_object(o)) {
+		char *s = NULL;
+		if (!np->attributes || !*np->attributes || !strcmp(np->attributes, "{}"))
+			s = sy_attrs_plain(c);
+		json_t *o = s ? NULL : json_loads(np->attributes && *np->attributes ? np->attributes
+		                                                                    : "{}", 0, NULL);
+		if (!s && (!o || !json_is_object(o))) {
 			json_decref(o);
 			o = json_object();
 		}
-		for (size_t a = 0; a < c->nattrs; a++) {
+		for (size_t a = 0; o && a < c->nattrs; a++) {
 			const mid_vals_t *v = &c->attrs[a].vals;
 			json_t *nv;
 			if (v->n == 0 || (v->n == 1 && !v->v[0][0])) {
@@ -648,8 +728,10 @@ int mid_sync_plan(const mid_canon_t *c, const mid_person_t *cur, int gateway_cha
 			}
 			json_object_set_new(o, c->attrs[a].key, nv);
 		}
-		char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-		json_decref(o);
+		if (o) {
+			s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+			json_decref(o);
+		}
 		if (!s)
 			return mid_error_set(err, MID_ENOMEM, 0, "out of memory");
 		if (!cur) {
@@ -1123,14 +1205,6 @@ static int sy_correlate(sy_run_t *R, const mid_canon_t *c, char id[MID_ID_LEN], 
 }
 
 /* Text that JSON writes as it is (printable ASCII but '"' and '\\'). */
-static int sy_plain(const char *s)
-{
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
-			return 0;
-	return 1;
-}
-
 /* Handle the card value of a record for person np. Returns MID_EINVAL with
  * the reason when the row must be rejected. Sets *attr_changed when the
  * person's card attribute changed (np->attributes replaced). With defer

@@ -8,6 +8,54 @@
 #include "gateway/mapper.h"
 #include "tests/tap.h"
 
+/* The attributes of a new person as the jansson path writes them. */
+static char *attrs_jansson(const mid_canon_t *c)
+{
+	json_t *o = json_object();
+	for (size_t a = 0; a < c->nattrs; a++) {
+		const mid_vals_t *v = &c->attrs[a].vals;
+		json_t *nv;
+		if (v->n == 0 || (v->n == 1 && !v->v[0][0])) {
+			json_object_del(o, c->attrs[a].key);
+			continue;
+		}
+		if (v->n == 1) {
+			nv = json_string(v->v[0]);
+		} else {
+			nv = json_array();
+			for (size_t i = 0; i < v->n; i++)
+				json_array_append_new(nv, json_string(v->v[i]));
+		}
+		json_object_set_new(o, c->attrs[a].key, nv);
+	}
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
+/* Plan a new person with these attributes; its attributes text equals
+ * the jansson path's. */
+static int attrs_same(mid_attr_t *at, size_t n, const char *want)
+{
+	mid_canon_t c;
+	mid_person_t np;
+	int auth[MID_CF_N + 1] = { 0 };
+	unsigned changed, conflicts, kept;
+	mid_error_t err = { 0 };
+	memset(&c, 0, sizeof c);
+	memset(&np, 0, sizeof np);
+	c.attrs = at;
+	c.nattrs = n;
+	char *j = attrs_jansson(&c);
+	int r = mid_sync_plan(&c, NULL, 0, auth, &np, &changed, &conflicts, &kept, &err) == MID_OK &&
+	        np.attributes && j && !strcmp(np.attributes, j) && (!want || !strcmp(j, want));
+	if (!r)
+		diag("attributes %s, jansson %s", np.attributes ? np.attributes : "(null)", j ? j : "(null)");
+	free(j);
+	mid_person_clear(&np);
+	return r;
+}
+
 static mid_canon_t canon(const char *given, const char *email, const char *status)
 {
 	static const char *g[1], *e[1], *s[1];
@@ -151,5 +199,20 @@ int main(void)
 	json_decref(pj);
 	mid_arena_free(&ar);
 	mid_mapper_free(m);
+
+	/* a new person's attributes: the plain path writes what jansson writes */
+	{
+		const char *v1[] = { "x" }, *v2[] = { "a", "", "b" }, *v3[] = { "" }, *v4[] = { "y" };
+		const char *q[] = { "say \"hi\"" }, *u[] = { "caf\xc3\xa9" }, *ctl[] = { "a\tb" };
+		mid_attr_t plain[] = { { "zeta", { v1, 1 } }, { "alpha", { v2, 3 } }, { "empty", { v3, 1 } },
+		                       { "Beta", { v4, 1 } }, { "none", { NULL, 0 } } };
+		ok(attrs_same(plain, 5, "{\"Beta\":\"y\",\"alpha\":[\"a\",\"\",\"b\"],\"zeta\":\"x\"}"),
+		   "attributes: plain keys and values sorted, empty ones left out, arrays kept whole");
+		mid_attr_t rep[] = { { "k", { v1, 1 } }, { "k", { v4, 1 } } };
+		ok(attrs_same(rep, 2, "{\"k\":\"y\"}"), "attributes: a repeated key keeps the last value");
+		mid_attr_t esc[] = { { "q", { q, 1 } }, { "u", { u, 1 } }, { "c", { ctl, 1 } } };
+		ok(attrs_same(esc, 3, NULL), "attributes: quotes, non-ASCII and control characters as jansson "
+		   "escapes them");
+	}
 	return tap_done();
 }
