@@ -33,3 +33,7 @@ tests_preload_kill_after_rename_la_LDFLAGS = -module -avoid-version -shared -rpa
 # Shell integration tests of the CLI and the daemon.
 TESTS += tests/integration/cli_basics.sh tests/integration/daemon.sh tests/integration/daemon_sync.sh
 EXTRA_DIST += tests/instance_fixture.h tests/integration/lib.sh tests/integration/cli_basics.sh tests/integration/daemon.sh tests/integration/daemon_sync.sh
+
+# The store-writes bound benchmark (sqlite3 only; not part of make check).
+EXTRA_DIST += tests/bench/store_bound/run.sh tests/bench/store_bound/store_bound.py \
+	tests/bench/store_bound/README.md
