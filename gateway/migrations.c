@@ -225,9 +225,42 @@ static int m2_fixup(mid_store_t *st, mid_error_t *err)
 static const char m3[] =
 	"ALTER TABLE links ADD COLUMN push_hash BLOB;\n";
 
+/* Version 4: the links' foreign key to people is checked at COMMIT
+ * (DEFERRABLE INITIALLY DEFERRED) instead of after each statement. An
+ * immediate foreign key made SQLite keep a statement journal for every
+ * multi-row links INSERT of a bulk import (a copy of each page the
+ * statement touched, spilled to a temporary file: 45,000 pwrite calls for
+ * 100,000 people). Now that statement is INSERT OR FAIL like the people's
+ * and needs none. A transaction that would leave a link without its person
+ * still fails, at its COMMIT (the caller rolls it back); ON DELETE CASCADE
+ * still acts at once. SQLite cannot change a constraint in place: the
+ * table is rebuilt with its rows and ids (nothing refers to links). */
+static const char m4[] =
+	"CREATE TABLE links4 (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  binding TEXT NOT NULL,\n"
+	"  external_id TEXT NOT NULL,\n"
+	"  person_id TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE\n"
+	"    DEFERRABLE INITIALLY DEFERRED,\n"
+	"  recv_hash BLOB,\n"
+	"  sent_hash BLOB,\n"
+	"  seen_run INTEGER NOT NULL DEFAULT 0,\n"
+	"  etag TEXT NOT NULL DEFAULT '',\n"
+	"  updated INTEGER NOT NULL,\n"
+	"  push_hash BLOB,\n"
+	"  UNIQUE (binding, external_id));\n"
+	"INSERT INTO links4 (id, binding, external_id, person_id, recv_hash, sent_hash, seen_run,\n"
+	"  etag, updated, push_hash)\n"
+	"  SELECT id, binding, external_id, person_id, recv_hash, sent_hash, seen_run, etag,\n"
+	"    updated, push_hash FROM links;\n"
+	"DROP TABLE links;\n"
+	"ALTER TABLE links4 RENAME TO links;\n"
+	"CREATE INDEX links_person ON links(person_id);\n";
+
 const mid_migration_t mid_migrations[] = {
 	{ 1, "initial schema", m1, NULL },
 	{ 2, "email hash index, pacs_values without rowid", m2, m2_fixup },
 	{ 3, "links.push_hash: hash of the last pushed request", m3, NULL },
+	{ 4, "links: foreign key checked at commit", m4, NULL },
 };
 const size_t mid_nmigrations = sizeof mid_migrations / sizeof mid_migrations[0];

@@ -38,7 +38,7 @@
 #define MID_HASH_LEN 32        /* BLAKE2b-256 */
 #define MID_PUBKEY_LEN 32      /* Ed25519 public key */
 #define MID_NAME_LEN 64        /* binding names, key ids, platforms, ... */
-#define MID_STORE_SCHEMA_VERSION 3
+#define MID_STORE_SCHEMA_VERSION 4
 
 typedef struct mid_store mid_store_t;
 

@@ -116,12 +116,14 @@ SQ(LINK_SEEN, "UPDATE links SET seen_run=? WHERE binding=? AND external_id=?")
  * SQLite then opens each b-tree once per statement and finds the insert
  * position from the page the cursor is on, which halves its cost per row.
  * "OR FAIL" (the one non-portable clause here; a PostgreSQL driver drops
- * it: its statements are atomic anyway) lets SQLite write the people and
- * PACS-value statements without a statement journal: a failing row stops
- * the statement with the rows before it written, and the caller rolls the
- * transaction back (mid_store_import_people says so). The journal copied
- * every page a statement touched, one per row in the email index. The
- * links statement keeps it: SQLite needs one for a checked foreign key. */
+ * it: its statements are atomic anyway) lets SQLite write these statements
+ * without a statement journal: a failing row stops the statement with the
+ * rows before it written, and the caller rolls the transaction back
+ * (mid_store_import_people says so). The journal copied every page a
+ * statement touched, one per row in the email index. The links statement
+ * needs none since schema 4, whose foreign key to people is checked at
+ * COMMIT (an immediate one makes SQLite keep a journal whatever the
+ * conflict clause). */
 #define PERSON_ROW "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 #define LINK_ROW "(?,?,?,?,?,?,?,?)"
 #define PACS_ROW "(?,?,?,?)"
@@ -134,9 +136,9 @@ SQ(PERSON_INSERT8, "INSERT OR FAIL INTO people (id, employee_id, given_name, fam
 SQ(PERSON_INSERT32, "INSERT OR FAIL INTO people (id, employee_id, given_name, family_name, email, "
    "email_fold, email_key, mobile, status, valid_from, valid_until, access_groups, "
    "attributes, created, updated) VALUES " SQ_X32(PERSON_ROW))
-SQ(LINK_INSERT8, "INSERT INTO links (binding, external_id, person_id, recv_hash, sent_hash, "
+SQ(LINK_INSERT8, "INSERT OR FAIL INTO links (binding, external_id, person_id, recv_hash, sent_hash, "
    "seen_run, etag, updated) VALUES " SQ_X8(LINK_ROW))
-SQ(LINK_INSERT32, "INSERT INTO links (binding, external_id, person_id, recv_hash, sent_hash, "
+SQ(LINK_INSERT32, "INSERT OR FAIL INTO links (binding, external_id, person_id, recv_hash, sent_hash, "
    "seen_run, etag, updated) VALUES " SQ_X32(LINK_ROW))
 SQ(PACS_ADD8, "INSERT OR FAIL INTO pacs_values (binding, format, facility_code, card_number) "
    "VALUES " SQ_X8(PACS_ROW) " ON CONFLICT DO NOTHING")

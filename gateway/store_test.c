@@ -936,6 +936,23 @@ static void test_upgrade_v2(void)
 			rows = sqlite3_column_int(q, 0);
 		sqlite3_finalize(q);
 		is_int(rows, (int)mid_nmigrations, "one schema_version row per migration");
+		/* schema 4: the links' key to people is checked at COMMIT; the
+		 * cascade still acts at once */
+		sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+		ok(sqlite3_exec(db, "BEGIN; INSERT INTO links (binding, external_id, person_id, "
+		                "updated) VALUES ('pacs', 'x2', 'nobody', 1)", NULL, NULL, NULL) ==
+		   SQLITE_OK, "schema 4: a link to no person is taken inside the transaction");
+		ok(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_CONSTRAINT,
+		   "... and its COMMIT fails (foreign key)");
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		ok(sqlite3_exec(db, "DELETE FROM people WHERE id='p1'", NULL, NULL, NULL) == SQLITE_OK,
+		   "schema 4: purge the person");
+		rows = -1;
+		if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM links", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			rows = sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+		is_int(rows, 0, "... its link went with it (ON DELETE CASCADE), the orphan was rolled back");
 		sqlite3_close(db);
 	}
 }
