@@ -51,6 +51,7 @@
 #define RJ_PAGE_MAX_FIELDS  (1u << 16)   /* fields of one record */
 #define RJ_PAGE_MAX_POOL    ((size_t)256 << 20)
 #define RJ_PAGE_MAX_SEGS    16
+#define RJ_PAGE_MAX_OMIT    64            /* omit prefixes served */
 
 enum { K_NULL, K_SCALAR, K_STRING, K_OBJECT, K_ARRAY };
 
@@ -92,6 +93,7 @@ typedef struct ps {
 	size_t tlen, tcap;
 	/* the record paths */
 	ps_path_t id, etag;
+	size_t omitlen[RJ_PAGE_MAX_OMIT];   /* strlen of each omit prefix */
 	int emit;             /* inside a record: write fields */
 	size_t rec_f0;        /* the record's first field */
 } ps_t;
@@ -769,11 +771,13 @@ static int ps_val(ps_t *ps, int depth, size_t rd, int *kind, size_t *soff, size_
 
 /* ---- records -------------------------------------------------------------------------- */
 
-static int ps_omitted(const rj_page_spec_t *sp, const char *n)
+static int ps_omitted(const ps_t *ps, const char *n)
 {
+	const rj_page_spec_t *sp = ps->sp;
 	for (size_t i = 0; i < sp->nomit; i++) {
-		size_t l = strlen(sp->omit[i]);
-		if (!strncmp(n, sp->omit[i], l) && (n[l] == '\0' || n[l] == '.' || n[l] == '['))
+		size_t l = ps->omitlen[i];
+		if (n[0] == sp->omit[i][0] && !strncmp(n, sp->omit[i], l) &&
+		    (n[l] == '\0' || n[l] == '.' || n[l] == '['))
 			return 1;
 	}
 	return 0;
@@ -817,7 +821,7 @@ static int ps_record(ps_t *ps, int depth)
 		if (ps->sp->nomit) {
 			size_t w = r.f0;
 			for (size_t f = r.f0; f < pg->nf; f++)
-				if (!ps_omitted(ps->sp, pg->pool + pg->fo[f].name))
+				if (!ps_omitted(ps, pg->pool + pg->fo[f].name))
 					pg->fo[w++] = pg->fo[f];
 			pg->nf = w;
 		}
@@ -963,6 +967,8 @@ int rj_page_spec_ok(const rj_page_spec_t *sp)
 	    (!*sp->records && sp->total) || !sp->rec_id || sp->id_max < 2 ||
 	    sp->max_depth > 1024)
 		return 0;
+	if (sp->nomit > RJ_PAGE_MAX_OMIT)
+		return 0;
 	for (size_t i = 0; i < sp->nomit; i++)
 		if (!sp->omit[i] || !*sp->omit[i])
 			return 0;
@@ -993,6 +999,8 @@ int rj_page_parse(const char *body, size_t len, const rj_page_spec_t *sp, rj_pag
 	ps.sp = sp;
 	ps.pg = pg;
 	ps.max_depth = sp->max_depth > 0 ? sp->max_depth : 32;
+	for (size_t i = 0; i < sp->nomit; i++)
+		ps.omitlen[i] = strlen(sp->omit[i]);
 	if (ps_path_init(&ps.id, sp->rec_id) || ps_path_init(&ps.etag, sp->rec_etag))
 		goto out;
 	ps_ws(&ps);
