@@ -477,6 +477,67 @@ static int ps_name_push(ps_t *ps, const char *seg, size_t n, int bracket, size_t
 	return 0;
 }
 
+/* The opening bracket of a container at ps->p (depth: its depth in the
+ * document): 1 when the container is empty (its close consumed), 0 when
+ * members or elements follow, -1 when it nests too deep. */
+static int ps_open(ps_t *ps, int depth, char close)
+{
+	if (depth >= ps->max_depth)
+		return -1;
+	ps->p++;
+	ps_ws(ps);
+	if (ps->p < ps->end && *ps->p == close) {
+		ps->p++;
+		return 1;
+	}
+	return 0;
+}
+
+/* After a member or an element: 1 when a ',' follows (consumed), 0 at the
+ * container's close (consumed), -1 otherwise. */
+static int ps_next(ps_t *ps, char close)
+{
+	ps_ws(ps);
+	if (ps->p >= ps->end)
+		return -1;
+	if (*ps->p == ',') {
+		ps->p++;
+		return 1;
+	}
+	if (*ps->p != close)
+		return -1;
+	ps->p++;
+	return 0;
+}
+
+/* A member name and its ':' at ps->p, kept with the names of the open
+ * object (those from kbase on), none of which it may repeat (jansson
+ * refuses the page). *k0, *kl: where it is in ps->keys. 0 or -1. */
+static int ps_key(ps_t *ps, size_t kbase, size_t *k0, size_t *kl)
+{
+	ps_ws(ps);
+	if (ps->p >= ps->end || *ps->p != '"' || ps->nk - kbase >= RJ_PAGE_MAX_MEMBERS ||
+	    ps_grow((void **)&ps->koff, &ps->kocap, ps->nk + 1, sizeof *ps->koff))
+		return -1;
+	*k0 = ps->klen;
+	if (ps_string(ps, &ps->keys, &ps->klen, &ps->kcap))
+		return -1;
+	*kl = ps->klen - *k0;
+	for (size_t i = kbase; i < ps->nk; i++) {
+		size_t o = ps->koff[i], l = (i + 1 < ps->nk ? ps->koff[i + 1] : *k0) - o - 1;
+		if (l == *kl && !memcmp(ps->keys + o, ps->keys + *k0, *kl))
+			return -1;   /* a repeated name */
+	}
+	ps->klen++;   /* keep the NUL: names are separated */
+	ps->koff[ps->nk++] = *k0;
+	ps_ws(ps);
+	if (ps->p >= ps->end || *ps->p != ':')
+		return -1;
+	ps->p++;
+	ps_ws(ps);
+	return 0;
+}
+
 /* The object at ps->p. depth: its depth in the document (containers must
  * stay below max_depth); rd: its depth in the record (0 the record itself;
  * only meaningful when ps->emit). as_elem: it is an element of an array of
@@ -484,44 +545,19 @@ static int ps_name_push(ps_t *ps, const char *seg, size_t n, int bracket, size_t
 static int ps_object(ps_t *ps, int depth, size_t rd, ps_elem_t *as_elem)
 {
 	size_t kbase = ps->nk, kl0 = ps->klen;
-	int rc = -1;
-	if (depth >= ps->max_depth)
-		return -1;
-	ps->p++;
-	ps_ws(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
-		return 0;
-	}
-	for (;;) {
-		ps_ws(ps);
-		if (ps->p >= ps->end || *ps->p != '"')
+	int rc = -1, more;
+	if ((more = ps_open(ps, depth, '}')))
+		return more > 0 ? 0 : -1;
+	do {
+		size_t k0, kl;
+		const char *key;
+		if (ps_key(ps, kbase, &k0, &kl))
 			goto out;
-		if (ps->nk - kbase >= RJ_PAGE_MAX_MEMBERS ||
-		    ps_grow((void **)&ps->koff, &ps->kocap, ps->nk + 1, sizeof *ps->koff))
-			goto out;
-		size_t k0 = ps->klen;
-		if (ps_string(ps, &ps->keys, &ps->klen, &ps->kcap))
-			goto out;
-		size_t kl = ps->klen - k0;
-		const char *key = ps->keys + k0;
-		for (size_t i = kbase; i < ps->nk; i++) {
-			size_t o = ps->koff[i], l = (i + 1 < ps->nk ? ps->koff[i + 1] : k0) - o - 1;
-			if (l == kl && !memcmp(ps->keys + o, key, kl))
-				goto out;   /* a duplicate key: jansson refuses the page */
-		}
-		ps->klen++;   /* keep the NUL: keys are separated */
-		ps->koff[ps->nk++] = k0;
-		ps_ws(ps);
-		if (ps->p >= ps->end || *ps->p != ':')
-			goto out;
-		ps->p++;
-		ps_ws(ps);
 		size_t keep = 0;
 		int kind;
 		size_t soff = 0, slen = 0;
 		if (ps->emit) {
-			key = ps->keys + k0;   /* keys may have moved */
+			key = ps->keys + k0;
 			if (ps_name_push(ps, key, kl, 0, &keep))
 				goto out;
 			ps_path_enter(&ps->id, rd + 1, key, kl, 0, 0);
@@ -540,19 +576,8 @@ static int ps_object(ps_t *ps, int depth, size_t rd, ps_elem_t *as_elem)
 				as_elem->tlen = slen;
 			}
 		}
-		ps_ws(ps);
-		if (ps->p >= ps->end)
-			goto out;
-		if (*ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (*ps->p != '}')
-			goto out;
-		ps->p++;
-		rc = 0;
-		break;
-	}
+	} while ((more = ps_next(ps, '}')) > 0);
+	rc = more;
 out:
 	ps->nk = kbase;
 	ps->klen = kl0;
@@ -574,17 +599,11 @@ static int ps_array(ps_t *ps, int depth, size_t rd)
 {
 	rj_page_t *pg = ps->pg;
 	size_t keep = ps->nlen, ebase = ps->nel, fstart = pg->nf, i = 0;
-	int all_scalar = 1, rc = -1;
+	int all_scalar = 1, rc = -1, more;
 	char ix[24];
 
-	if (depth >= ps->max_depth)
-		return -1;
-	ps->p++;
-	ps_ws(ps);
-	if (ps->p < ps->end && *ps->p == ']') {
-		ps->p++;
-		return 0;
-	}
+	if ((more = ps_open(ps, depth, ']')))
+		return more > 0 ? 0 : -1;
 	for (;; i++) {
 		ps_elem_t e = { 0, 0, 0, 0, 0, 0 };
 		int kind;
@@ -625,17 +644,10 @@ static int ps_array(ps_t *ps, int depth, size_t rd)
 				goto out;
 			ps->el[ps->nel++] = e;
 		}
-		ps_ws(ps);
-		if (ps->p >= ps->end)
+		if ((more = ps_next(ps, ']')) < 0)
 			goto out;
-		if (*ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (*ps->p != ']')
-			goto out;
-		ps->p++;
-		break;
+		if (!more)
+			break;
 	}
 	if (!ps->emit) {
 		rc = 0;
@@ -851,30 +863,15 @@ static int ps_record(ps_t *ps, int depth)
 
 static int ps_records(ps_t *ps, int depth)
 {
-	if (depth >= ps->max_depth)
-		return -1;
-	ps->p++;
-	ps_ws(ps);
-	if (ps->p < ps->end && *ps->p == ']') {
-		ps->p++;
-		return 0;
-	}
-	for (;;) {
+	int more;
+	if ((more = ps_open(ps, depth, ']')))
+		return more > 0 ? 0 : -1;
+	do {
 		ps_ws(ps);
 		if (ps_record(ps, depth + 1))
 			return -1;
-		ps_ws(ps);
-		if (ps->p >= ps->end)
-			return -1;
-		if (*ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (*ps->p != ']')
-			return -1;
-		ps->p++;
-		return 0;
-	}
+	} while ((more = ps_next(ps, ']')) > 0);
+	return more;
 }
 
 /* The top-level object: the records member, the total member, the rest
@@ -883,38 +880,16 @@ static int ps_top(ps_t *ps)
 {
 	const rj_page_spec_t *sp = ps->sp;
 	rj_page_t *pg = ps->pg;
-	if (ps->max_depth <= 0)
-		return -1;
-	ps->p++;
-	ps_ws(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
-		return 0;
-	}
-	for (;;) {
-		ps_ws(ps);
-		if (ps->p >= ps->end || *ps->p != '"' || ps->nk >= RJ_PAGE_MAX_MEMBERS ||
-		    ps_grow((void **)&ps->koff, &ps->kocap, ps->nk + 1, sizeof *ps->koff))
+	int more;
+	if ((more = ps_open(ps, 0, '}')))
+		return more > 0 ? 0 : -1;
+	do {
+		size_t k0, kl;
+		if (ps_key(ps, 0, &k0, &kl))
 			return -1;
-		size_t k0 = ps->klen;
-		if (ps_string(ps, &ps->keys, &ps->klen, &ps->kcap))
-			return -1;
-		size_t kl = ps->klen - k0;
-		for (size_t i = 0; i < ps->nk; i++) {
-			size_t o = ps->koff[i];
-			if (strlen(ps->keys + o) == kl && !memcmp(ps->keys + o, ps->keys + k0, kl))
-				return -1;
-		}
-		ps->klen++;
-		ps->koff[ps->nk++] = k0;
 		const char *key = ps->keys + k0;
 		int is_rec = strlen(sp->records) == kl && !memcmp(sp->records, key, kl);
 		int is_tot = sp->total && strlen(sp->total) == kl && !memcmp(sp->total, key, kl);
-		ps_ws(ps);
-		if (ps->p >= ps->end || *ps->p != ':')
-			return -1;
-		ps->p++;
-		ps_ws(ps);
 		if (ps->p >= ps->end)
 			return -1;
 		if (is_rec && *ps->p == '[') {
@@ -942,18 +917,8 @@ static int ps_top(ps_t *ps)
 				}
 			}
 		}
-		ps_ws(ps);
-		if (ps->p >= ps->end)
-			return -1;
-		if (*ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (*ps->p != '}')
-			return -1;
-		ps->p++;
-		return 0;
-	}
+	} while ((more = ps_next(ps, '}')) > 0);
+	return more;
 }
 
 /* ---- the entry points ---------------------------------------------------------------------- */
