@@ -8,33 +8,8 @@
 #include "gateway/mapper.h"
 #include "tests/tap.h"
 
-/* The attributes of a new person as the jansson path writes them. */
-static char *attrs_jansson(const mid_canon_t *c)
-{
-	json_t *o = json_object();
-	for (size_t a = 0; a < c->nattrs; a++) {
-		const mid_vals_t *v = &c->attrs[a].vals;
-		json_t *nv;
-		if (v->n == 0 || (v->n == 1 && !v->v[0][0])) {
-			json_object_del(o, c->attrs[a].key);
-			continue;
-		}
-		if (v->n == 1) {
-			nv = json_string(v->v[0]);
-		} else {
-			nv = json_array();
-			for (size_t i = 0; i < v->n; i++)
-				json_array_append_new(nv, json_string(v->v[i]));
-		}
-		json_object_set_new(o, c->attrs[a].key, nv);
-	}
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	return s;
-}
-
-/* Plan a new person with these attributes; its attributes text equals
- * the jansson path's. */
+/* Plan a new person with these attributes; its attributes text is want
+ * (what json_dumps with JSON_COMPACT | JSON_SORT_KEYS writes). */
 static int attrs_same(mid_attr_t *at, size_t n, const char *want)
 {
 	mid_canon_t c;
@@ -46,12 +21,10 @@ static int attrs_same(mid_attr_t *at, size_t n, const char *want)
 	memset(&np, 0, sizeof np);
 	c.attrs = at;
 	c.nattrs = n;
-	char *j = attrs_jansson(&c);
 	int r = mid_sync_plan(&c, NULL, 0, auth, &np, &changed, &conflicts, &kept, &err) == MID_OK &&
-	        np.attributes && j && !strcmp(np.attributes, j) && (!want || !strcmp(j, want));
+	        np.attributes && !strcmp(np.attributes, want);
 	if (!r)
-		diag("attributes %s, jansson %s", np.attributes ? np.attributes : "(null)", j ? j : "(null)");
-	free(j);
+		diag("attributes %s, want %s", np.attributes ? np.attributes : "(null)", want);
 	mid_person_clear(&np);
 	return r;
 }
@@ -211,8 +184,8 @@ int main(void)
 		mid_attr_t rep[] = { { "k", { v1, 1 } }, { "k", { v4, 1 } } };
 		ok(attrs_same(rep, 2, "{\"k\":\"y\"}"), "attributes: a repeated key keeps the last value");
 		mid_attr_t esc[] = { { "q", { q, 1 } }, { "u", { u, 1 } }, { "c", { ctl, 1 } } };
-		ok(attrs_same(esc, 3, NULL), "attributes: quotes, non-ASCII and control characters as jansson "
-		   "escapes them");
+		ok(attrs_same(esc, 3, "{\"c\":\"a\\tb\",\"q\":\"say \\\"hi\\\"\",\"u\":\"caf\xc3\xa9\"}"),
+		   "attributes: quotes, non-ASCII and control characters as jansson escapes them");
 	}
 	return tap_done();
 }
