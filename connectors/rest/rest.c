@@ -1314,6 +1314,14 @@ static int rs_idset_add(rs_idset_t *s, const char *id)
 	return 1;
 }
 
+/* Hint the cache about the slot id will probe (a delivered page's ids are
+ * known ahead: the probe of a 2 MiB set was mostly a cache miss). */
+static void rs_idset_prefetch(const rs_idset_t *s, const char *id)
+{
+	if (s->cap)
+		__builtin_prefetch(&s->slots[(size_t)rs_hash(id) & (s->cap - 1)]);
+}
+
 static void rs_idset_free(rs_idset_t *s)
 {
 	free(s->slots);
@@ -2092,9 +2100,12 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 				}
 			}
 		}
-		for (size_t i = 0; !rc && i < n; i++)
+		for (size_t i = 0; !rc && i < n; i++) {
+			if (fastpg && P->check_dups && i + 8 < n && fpage.rec[i + 8].fast)
+				rs_idset_prefetch(&P->ids, fpage.rec[i + 8].id);
 			rc = fastpg ? rs_deliver_page(P, resp.body.p, &fpage.rec[i])
 			            : rs_deliver(P, json_array_get(arr, i), NULL, MID_OP_UPSERT);
+		}
 		got += n;
 		if (!rc && !one_page) {
 			if (P->sink->checkpoint)

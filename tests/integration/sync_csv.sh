@@ -117,6 +117,37 @@ t_ok "export file written" test -n "$f"
 t_grep "export file holds a known person" "E0000001" "$I/out/$f"
 t_eq "outbox drained" "$(q "select count(*) from outbox where binding='export' and state='pending'")" 0
 
+# 10. a first import large enough to fill the bulk key filter's first layer
+# (about 420,000 keys, 3 a row: employee id, email, card), with rows at the
+# end that bring new employee ids but emails of rows from both layers: each
+# must find its person (by email), none may create one
+I2=$T/big
+t_csv_instance "$I2"
+"$GEN" --rows 150000 > "$T/big.csv"
+python3 - "$T/big.csv" <<'PY'
+import csv, sys
+p = sys.argv[1]
+rows = list(csv.reader(open(p, newline="", encoding="utf-8")))
+h, body = rows[0], rows[1:]
+ei, ci = h.index("employee_id"), h.index("card_number")
+extra = []
+for k, i in enumerate([3, 500, 70000, 139000, 141000, 149990]):
+    r = list(body[i])
+    r[ei] = "X%07d" % k
+    r[ci] = str(9000000 + k)
+    extra.append(r)
+w = csv.writer(open(p, "a", newline="", encoding="utf-8"), lineterminator="\n")
+w.writerows(extra)
+PY
+cp "$T/big.csv" "$I2/in/.u.tmp" && mv "$I2/in/.u.tmp" "$I2/in/users.csv"
+mobileidctl -c "$I2/mobileidd.json" sync run pacs > "$T/big.out" 2>&1
+t_eq "150,000-row first import: one person per email" \
+	"$(sqlite3 "$I2/store.db" 'select count(*) from people')" 150000
+t_eq "150,000-row first import: no email twice" \
+	"$(sqlite3 "$I2/store.db" "select count(*) from (select email from people group by email having count(*) > 1)")" 0
+t_grep "150,000-row first import: the six late rows matched by email are reported" \
+	"disputed *6" "$T/big.out"
+
 # 9. status, runs, people
 t_ok "sync status" $C sync status
 t_grep "status lists the binding" "^pacs" "$T/last.out"
