@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_rest_page.c -- libFuzzer target for the REST connector's
  * one-pass list page parser (connectors/rest/restpage.c): every input is
  * parsed by it and by the jansson path it replaces (rj_parse, paths,
- * rj_flatten), with two specs; any difference aborts. The page parser may
+ * rj_flatten), with three specs; any difference aborts. The page parser may
  * decline a page (the connector then uses jansson), but what it accepts must
  * come out exactly as jansson's. */
 #include "config.h"
