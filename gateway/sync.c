@@ -543,6 +543,7 @@ static char *sy_strdup0(const char *s)
 
 /* ---- the planner ------------------------------------------------------------------ */
 
+/* Text that JSON writes as it is (printable ASCII but '"' and '\\'). */
 static int sy_plain(const char *s)
 {
 	for (; *s; s++)
@@ -1207,7 +1208,6 @@ static int sy_correlate(sy_run_t *R, const mid_canon_t *c, char id[MID_ID_LEN], 
 	return MID_OK;
 }
 
-/* Text that JSON writes as it is (printable ASCII but '"' and '\\'). */
 /* Handle the card value of a record for person np. Returns MID_EINVAL with
  * the reason when the row must be rejected. Sets *attr_changed when the
  * person's card attribute changed (np->attributes replaced). With defer

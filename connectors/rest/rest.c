@@ -104,7 +104,7 @@ struct rs_inst {
 	rs_xfer_fn xfer;
 	void (*sleep_ms)(rs_inst_t *in, int64_t ms);
 	void *test_ctx;            /* for unit tests' transport */
-	long fast_pages;           /* list pages the one-pass page parser read (all pulls) */
+	long fast_pages;           /* list pages the page parser read, all pulls (tests) */
 	uint64_t rnd;              /* xorshift state for jitter */
 	/* run state */
 	char *token;               /* oauth2 access token (wiped on free) */
@@ -1276,24 +1276,22 @@ static int rs_idset_grow(rs_idset_t *s, size_t n)
 {
 	if (n * 2 <= s->cap)
 		return 0;
-	{
-		size_t nc = s->cap ? s->cap * 2 : 1024;
-		while (nc < n * 2)
-			nc *= 2;
-		uint64_t *ns = calloc(nc, sizeof *ns);
-		if (!ns)
-			return -1;
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slots[i]) {
-				size_t j = (size_t)s->slots[i] & (nc - 1);
-				while (ns[j])
-					j = (j + 1) & (nc - 1);
-				ns[j] = s->slots[i];
-			}
-		free(s->slots);
-		s->slots = ns;
-		s->cap = nc;
-	}
+	size_t nc = s->cap ? s->cap * 2 : 1024;
+	while (nc < n * 2)
+		nc *= 2;
+	uint64_t *ns = calloc(nc, sizeof *ns);
+	if (!ns)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i]) {
+			size_t j = (size_t)s->slots[i] & (nc - 1);
+			while (ns[j])
+				j = (j + 1) & (nc - 1);
+			ns[j] = s->slots[i];
+		}
+	free(s->slots);
+	s->slots = ns;
+	s->cap = nc;
 	return 0;
 }
 
@@ -1532,7 +1530,7 @@ typedef struct rs_pipe {
 	rj_page_t pg[RS_PIPE_SLOTS];
 	/* the caller's own */
 	unsigned misses;           /* flushes for a wrong prediction */
-	long stat_used, stat_dropped;
+	long stat_used, stat_dropped, stat_fast;
 	/* pages the caller is done with, freed by the parse thread: a document
 	 * is freed in the thread that allocated it, so the two threads do not
 	 * contend for one malloc arena (a cross-thread free locks the owner's
@@ -1928,7 +1926,7 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 		json_int_t tval = 0;
 		size_t n;
 		if (fastpg) {
-			in->fast_pages++;
+			pp.stat_fast++;
 			rkind = fpage.records;
 			tkind = fpage.total;
 			tval = fpage.total_value;
@@ -2124,10 +2122,11 @@ static int rs_list(rs_pull_t *P, const json_t *list, const json_t *extra, const 
 	}
 	rs_pipe_fini(&pp);
 	rj_page_free(&fpage);
+	in->fast_pages += pp.stat_fast;
 	if (pp.stat_used || pp.stat_dropped)
 		rs_log(in, MID_LOG_DEBUG, "rest: list prefetch: %ld pages used, %ld dropped "
 		       "(%u wrong predictions), %ld read by the page parser", pp.stat_used,
-		       pp.stat_dropped, pp.misses, in->fast_pages);
+		       pp.stat_dropped, pp.misses, pp.stat_fast);
 	rs_resp_clear(&resp);
 	rs_auth_unkeep(in);
 	rs_idset_free(&seen_links);

@@ -313,6 +313,20 @@ static int ps_string(ps_t *ps, char **buf, size_t *len, size_t *cap)
 	return 0;
 }
 
+/* v in decimal into out (no NUL); its length. */
+static size_t ps_utoa(unsigned long long v, char out[24])
+{
+	char t[24];
+	size_t n = 0, k = 0;
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		out[k++] = t[--n];
+	return k;
+}
+
 /* An integer at ps->p as jansson prints it (%lld of its value) onto the
  * pool; -1 for anything else (a real, more than 18 digits, bad syntax). */
 static int ps_integer(ps_t *ps, size_t *off, size_t *olen)
@@ -341,19 +355,11 @@ static int ps_integer(ps_t *ps, size_t *off, size_t *olen)
 	rj_page_t *pg = ps->pg;
 	if (ps_reserve(&pg->pool, &pg->pcap, pg->plen, 24))
 		return -1;
-	char tmp[24];
-	size_t n = 0;
-	unsigned long long u = (unsigned long long)v;
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
 	char *d = pg->pool + pg->plen;
 	size_t k = 0;
 	if (neg && v != 0)
 		d[k++] = '-';
-	while (n)
-		d[k++] = tmp[--n];
+	k += ps_utoa((unsigned long long)v, d + k);
 	d[k] = '\0';
 	*off = pg->plen;
 	*olen = k;
@@ -610,16 +616,7 @@ static int ps_array(ps_t *ps, int depth, size_t rd)
 		size_t soff, slen, k2;
 		ps_ws(ps);
 		if (ps->emit) {
-			int l = 0;
-			size_t v = i;
-			char t[24];
-			do {
-				t[l++] = (char)('0' + v % 10);
-				v /= 10;
-			} while (v);
-			for (int j = 0; j < l; j++)
-				ix[j] = t[l - 1 - j];
-			if (ps_name_push(ps, ix, (size_t)l, 0, &k2))
+			if (ps_name_push(ps, ix, ps_utoa(i, ix), 0, &k2))
 				goto out;
 			ps_path_enter(&ps->id, rd + 1, NULL, 0, 1, i);
 			ps_path_enter(&ps->etag, rd + 1, NULL, 0, 1, i);
@@ -677,8 +674,7 @@ static int ps_array(ps_t *ps, int depth, size_t rd)
 			continue;
 		/* the index prefix of the element's fields, and the alias prefix */
 		size_t k2, iplen;
-		int l = snprintf(ix, sizeof ix, "%zu", a - ebase);
-		if (ps_name_push(ps, ix, (size_t)l, 0, &k2))
+		if (ps_name_push(ps, ix, ps_utoa(a - ebase, ix), 0, &k2))
 			goto out;
 		iplen = ps->nlen;
 		ps->nlen = keep;
